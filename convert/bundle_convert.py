@@ -1,0 +1,120 @@
+"""Bundle in, bundle out: every requested format exported, evaluated and recorded in the manifest."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from convert import parity
+from convert.exporters import EXPORTERS, INT8_FORMATS, ExportContext
+from convert.report import report_dict, write_reports
+from edge.bundle import MANIFEST_NAME, Bundle, describe_file, load_bundle, write_manifest
+from edge.errors import EdgeSightError
+from edge.preprocess import prepare_dataset
+
+DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion"}
+DEFAULT_FORMATS = ("tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx-fp32", "onnx-int8")
+
+
+@dataclass
+class ConvertConfig:
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    out: Path | None = None  # None: convert in place
+    calibration_size: int = 300
+    onnx_target: str = "x86"
+    dataset: str | None = None  # default: from the bundle's task
+    data_path: str | None = None
+    limit_eval: int | None = None
+    max_drop: float | None = None
+    min_relative: float | None = None
+    seed: int = 42
+    default_format: str = "tflite-int8"
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ConvertResult:
+    bundle: Path
+    report: dict
+    failures: list[str]
+
+
+def _prepare_out(src: Bundle, out: Path | None) -> Bundle:
+    if out is None or Path(out).resolve() == src.root.resolve():
+        return src
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not (out / MANIFEST_NAME).is_file():
+            raise EdgeSightError(f"{out}: exists and is not a bundle; choose an empty or new folder")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keep = {src.manifest.file("keras").path, MANIFEST_NAME}
+    if src.manifest.evaluation and src.manifest.evaluation.sample_file:
+        keep.add(src.manifest.evaluation.sample_file)
+    for name in keep:
+        shutil.copy2(src.root / name, out / name)
+    return load_bundle(out)
+
+
+def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
+    import keras
+    from tqdm import tqdm
+
+    from train.datasets import load_dataset
+
+    unknown = [f for f in cfg.formats if f not in EXPORTERS]
+    if unknown:
+        raise EdgeSightError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(EXPORTERS)}")
+    bundle = _prepare_out(load_bundle(ref), cfg.out)
+    m = bundle.manifest
+    model = keras.models.load_model(bundle.model_path("keras"), compile=False)
+    # Re-save uncompiled: optimizer state is training baggage (it doubles the file for RMSprop).
+    model.save(bundle.root / m.file("keras").path)
+
+    dataset_name = cfg.dataset or DATASET_OF_TASK.get(m.task)
+    if dataset_name is None and cfg.data_path is None:
+        raise EdgeSightError(f"task {m.task!r}: give --dataset or --data so calibration and parity have data")
+    data = load_dataset(dataset_name or m.task, path=cfg.data_path, seed=m.provenance.seed)
+    rng = np.random.default_rng(cfg.seed)
+    x_eval_u8, y_eval = data.x_test, data.y_test
+    if cfg.limit_eval and cfg.limit_eval < len(y_eval):
+        idx = np.sort(rng.permutation(len(y_eval))[:cfg.limit_eval])
+        x_eval_u8, y_eval = x_eval_u8[idx], y_eval[idx]
+    x_eval = prepare_dataset(x_eval_u8, m.preprocess, m.input.layout)
+    calib_idx = rng.permutation(len(data.y_train))[:cfg.calibration_size]
+    calibration = prepare_dataset(data.x_train[calib_idx], m.preprocess, m.input.layout)
+
+    reference = model.predict(x_eval, batch_size=256, verbose=0)
+    keras_metrics = parity.compare(reference, reference, y_eval, m.labels)
+    entries = {"keras": describe_file(bundle.root, m.file("keras").path, "keras", metrics=keras_metrics)}
+    metrics = {"keras": keras_metrics}
+    ctx = ExportContext(model=model, calibration=calibration, onnx_target=cfg.onnx_target)
+    try:
+        for fmt in tqdm(cfg.formats, desc="convert", unit="format", disable=not cfg.progress):
+            exporter, filename = EXPORTERS[fmt]
+            exporter(ctx, bundle.root / filename)
+            probs, tin, tout = parity.run_file(bundle.root / filename, fmt, x_eval)
+            metrics[fmt] = parity.compare(reference, probs, y_eval, m.labels)
+            quant = {}
+            for side, info in (("input_quant", tin), ("output_quant", tout)):
+                if info.quantized:
+                    quant[side] = {"scale": info.scale, "zero_point": info.zero_point, "dtype": info.dtype}
+            entries[fmt] = describe_file(bundle.root, filename, fmt, metrics=metrics[fmt], **quant)
+    finally:
+        shutil.rmtree(ctx.workdir, ignore_errors=True)
+
+    failures = parity.gate(metrics, INT8_FORMATS, cfg.max_drop, cfg.min_relative, keras_metrics.accuracy)
+    default = cfg.default_format if cfg.default_format in entries else None
+    manifest = m.model_copy(update={"files": list(entries.values()), "default_format": default})
+    write_manifest(bundle.root, type(m).model_validate(manifest.model_dump(by_alias=True)))
+    eval_desc = f"{len(y_eval)} held-out images: {data.split}"
+    gate_info = {"max_drop_pp": cfg.max_drop, "min_relative": cfg.min_relative, "formats": list(INT8_FORMATS),
+                 "status": "not set" if cfg.max_drop is None and cfg.min_relative is None else
+                 ("fail" if failures else "pass"), "failures": failures}
+    report = report_dict(load_bundle(bundle.root).manifest, eval_desc, gate_info)
+    write_reports(bundle.root, report)
+    return ConvertResult(bundle.root, report, failures)

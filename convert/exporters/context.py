@@ -1,0 +1,37 @@
+"""What every exporter receives, with the expensive shared steps (SavedModel, ONNX fp32) done once."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class ExportContext:
+    model: object  # a keras.Model; typed loosely so this module imports without TensorFlow
+    calibration: np.ndarray  # float32 samples in the model's input layout, drawn from the training split
+    onnx_target: str = "x86"  # "x86" (AVX2/VNNI: u8 activations, reduce_range) or "arm" (s8s8)
+    opset: int = 17
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="edgesight-convert-")))
+    _saved_model: Path | None = None
+    _onnx_fp32: Path | None = None
+
+    def saved_model(self) -> Path:
+        """`model.export` once; every TFLite mode converts from the same SavedModel."""
+        if self._saved_model is None:
+            path = self.workdir / "saved_model"
+            self.model.export(str(path), verbose=False)
+            self._saved_model = path
+        return self._saved_model
+
+    def onnx_fp32(self) -> Path:
+        if self._onnx_fp32 is None:
+            from convert.exporters.onnx_fp32 import to_onnx
+
+            path = self.workdir / "model_fp32.onnx"
+            to_onnx(self.model, path, self.opset)
+            self._onnx_fp32 = path
+        return self._onnx_fp32

@@ -1,0 +1,64 @@
+"""The parity report a user reads (Markdown) and a CI job parses (JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edge.bundle import Manifest
+
+REPORT_SCHEMA = 1
+
+
+def report_dict(manifest: Manifest, eval_desc: str, gate: dict) -> dict:
+    ref = manifest.file("keras").metrics
+    fp32_size = {f.format.split("-")[0]: f.size_bytes for f in manifest.files if f.format.endswith("fp32")}
+    rows = []
+    for f in manifest.files:
+        m = f.metrics
+        row = {"format": f.format, "path": f.path, "size_bytes": f.size_bytes, "sha256": f.sha256}
+        family = f.format.split("-")[0]
+        if family in fp32_size and f.format != f"{family}-fp32":
+            row["size_vs_fp32"] = round(f.size_bytes / fp32_size[family], 4)
+        if m is not None:
+            row.update(m.model_dump(exclude_none=True))
+            if ref is not None and f.format != "keras":
+                row["per_class_delta_pp"] = {k: round((v - ref.per_class_accuracy.get(k, v)) * 100, 2)
+                                             for k, v in m.per_class_accuracy.items()}
+        rows.append(row)
+    return {"schema": REPORT_SCHEMA, "bundle": manifest.name, "task": manifest.task, "evaluation": eval_desc,
+            "files": rows, "gate": gate}
+
+
+def _worst_class(row: dict) -> str:
+    deltas = row.get("per_class_delta_pp") or {}
+    if not deltas:
+        return ""
+    label, delta = min(deltas.items(), key=lambda kv: kv[1])
+    return f"{label} ({delta:+.2f})"
+
+
+def to_markdown(report: dict) -> str:
+    lines = [
+        f"# Parity report: {report['bundle']} ({report['task']})", "",
+        f"Evaluation set: {report['evaluation']}", "",
+        "| format | size KB | vs fp32 | accuracy | drop pp | agreement | max abs diff | SQNR dB | worst class Δpp |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in report["files"]:
+        def fmt(key: str, spec: str, r: dict = r) -> str:
+            return format(r[key], spec) if r.get(key) is not None else "—"
+        lines.append(f"| {r['format']} | {r['size_bytes'] / 1024:.1f} | {fmt('size_vs_fp32', '.1%')} | "
+                     f"{fmt('accuracy', '.4f')} | {fmt('accuracy_drop_pp', '+.2f')} | {fmt('agreement', '.4f')} | "
+                     f"{fmt('max_abs_diff', '.2e')} | {fmt('sqnr_db', '.1f')} | {_worst_class(r)} |")
+    g = report["gate"]
+    lines += ["", f"Gate: {g.get('status', 'not set')}"]
+    lines += [f"- {f}" for f in g.get("failures", [])]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(root: Path, report: dict) -> tuple[Path, Path]:
+    js, md = root / "parity.json", root / "parity.md"
+    js.write_text(json.dumps(report, indent=2) + "\n")
+    md.write_text(to_markdown(report))
+    return js, md

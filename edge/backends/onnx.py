@@ -1,0 +1,59 @@
+"""ONNX Runtime with a chosen execution provider (CPU by default; CUDA, TensorRT, ... where present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge.backends.base import TensorInfo
+from edge.errors import BackendUnavailable, ModelLoadError
+
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
+              "tensor(float16)": "float16"}
+
+
+def load_ort():
+    try:
+        import onnxruntime
+    except Exception as exc:  # noqa: BLE001
+        raise BackendUnavailable(f"onnxruntime is not installed ({type(exc).__name__}); pip install onnxruntime") \
+            from None
+    return onnxruntime
+
+
+def _info(arg) -> TensorInfo:
+    shape = tuple(int(s) if isinstance(s, int) else -1 for s in arg.shape)
+    return TensorInfo(arg.name, shape, _ORT_TYPES.get(arg.type, arg.type))
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, threads: int | None = None, provider: str = "CPUExecutionProvider") -> None:
+        ort = load_ort()
+        self.name = "onnx"
+        self.runtime = f"onnxruntime {ort.__version__}"
+        available = ort.get_available_providers()
+        if provider not in available:
+            raise BackendUnavailable(f"ONNX Runtime provider {provider} is not available here "
+                                     f"(available: {', '.join(available)})")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or 1
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        path = Path(path)
+        try:
+            self._session = ort.InferenceSession(path.read_bytes(), sess_options=opts, providers=[provider])
+        except Exception as exc:  # noqa: BLE001 - ORT raises several private exception types
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelLoadError(f"{path}: ONNX Runtime could not load the model: {first}") from None
+        self.provider = self._session.get_providers()[0]
+        ins, outs = self._session.get_inputs(), self._session.get_outputs()
+        if len(ins) != 1 or len(outs) != 1:
+            raise ModelLoadError(f"{path}: expected one input and one output, found {len(ins)} and {len(outs)}")
+        self.input, self.output = _info(ins[0]), _info(outs[0])
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        return self._session.run([self.output.name], {self.input.name: batch})[0]
+
+    def close(self) -> None:
+        self._session = None

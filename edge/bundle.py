@@ -1,0 +1,287 @@
+"""The model bundle: the only thing that crosses from the training side to the device.
+
+A bundle is a folder holding model files and a versioned ``manifest.json``. ``train`` and
+``convert`` write bundles; ``edge`` and ``benchmarks`` only read them. The manifest carries
+everything a runtime needs to feed a model correctly (labels, input layout, preprocessing,
+int8 quantization) and everything a user needs to trust it (hashes, measured accuracy,
+provenance). Loading verifies the manifest and the hash of each file before it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge.errors import BundleError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+BUILTIN_DIR = Path(__file__).parent / "models"
+
+Task = Literal["digits", "fashion", "mask", "pain"]
+Format = Literal[
+    "keras",
+    "tflite-fp32",
+    "tflite-fp16",
+    "tflite-dynamic",
+    "tflite-int8",
+    "onnx-fp32",
+    "onnx-int8",
+]
+FORMATS: tuple[str, ...] = Format.__args__  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class InputSpec(_Strict):
+    """The float tensor the preprocessing produces, without the batch axis."""
+
+    shape: list[int] = Field(min_length=3, max_length=3, description="[H, W, C] or [C, H, W]")
+    dtype: Literal["float32"] = "float32"
+    layout: Literal["NHWC", "NCHW"] = "NHWC"
+
+
+class Preprocess(_Strict):
+    """How a camera frame or image file becomes the model's float input."""
+
+    resize: list[int] = Field(min_length=2, max_length=2, description="[height, width]")
+    color: Literal["gray", "rgb", "bgr"]
+    scale: float = Field(gt=0, description="multiply uint8 pixels by this (1/255 for [0, 1])")
+    mean: list[float] = Field(default_factory=lambda: [0.0])
+    std: list[float] = Field(default_factory=lambda: [1.0])
+    digit_extraction: bool = Field(
+        default=False, description="find and MNIST-centre digits in photos before classifying"
+    )
+
+
+class QuantParams(_Strict):
+    """Affine int8/uint8 quantization: real = scale * (q - zero_point)."""
+
+    scale: float = Field(gt=0)
+    zero_point: int
+    dtype: Literal["int8", "uint8"]
+
+
+class Metrics(_Strict):
+    """Measured on the bundle's evaluation set; agreement and diffs are against the Keras model."""
+
+    accuracy: float = Field(ge=0, le=1)
+    n_samples: int = Field(gt=0)
+    agreement: float | None = Field(default=None, ge=0, le=1)
+    max_abs_diff: float | None = None
+    sqnr_db: float | None = None
+    accuracy_drop_pp: float | None = None
+    per_class_accuracy: dict[str, float] = Field(default_factory=dict)
+
+
+class ModelFile(_Strict):
+    path: str = Field(min_length=1)
+    format: Format
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size_bytes: int = Field(gt=0)
+    input_quant: QuantParams | None = None
+    output_quant: QuantParams | None = None
+    metrics: Metrics | None = None
+
+
+class Evaluation(_Strict):
+    dataset: str
+    split: str
+    n_samples: int = Field(gt=0)
+    sample_file: str | None = Field(
+        default=None, description="a small stratified sample shipped in the bundle (npz: x uint8, y int)"
+    )
+
+
+class Provenance(_Strict):
+    dataset: str
+    split: str
+    seed: int
+    epochs: int | None = None
+    recipe: str
+    library_versions: dict[str, str] = Field(default_factory=dict)
+    git_commit: str | None = None
+    created: str
+    notes: str | None = None
+
+
+class Manifest(_Strict):
+    schema_version: Literal[1] = Field(alias="schema")
+    name: str = Field(min_length=1)
+    task: Task
+    labels: list[str] = Field(min_length=2)
+    input: InputSpec
+    preprocess: Preprocess
+    files: list[ModelFile] = Field(min_length=1)
+    default_format: Format | None = None
+    evaluation: Evaluation | None = None
+    provenance: Provenance
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        formats = [f.format for f in self.files]
+        dupes = sorted({f for f in formats if formats.count(f) > 1})
+        if dupes:
+            raise ValueError(f"files: format listed more than once: {', '.join(dupes)}")
+        if self.default_format is not None and self.default_format not in formats:
+            raise ValueError(f"default_format: {self.default_format!r} is not among files")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels: duplicate label names")
+        return self
+
+    def file(self, fmt: str) -> ModelFile:
+        for f in self.files:
+            if f.format == fmt:
+                return f
+        have = ", ".join(f.format for f in self.files)
+        raise BundleError(f"bundle {self.name!r} has no {fmt} file (it has: {have})")
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True), indent=2) + "\n"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def describe_file(root: Path, rel: str, fmt: str, **extra: object) -> ModelFile:
+    """Hash and size a file in a bundle folder; used by the writers (train, convert)."""
+    path = root / rel
+    return ModelFile(path=rel, format=fmt, sha256=sha256_file(path), size_bytes=path.stat().st_size, **extra)
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{loc}: {first['msg']}{more}"
+
+
+def parse_manifest(text: str, origin: str = "manifest.json") -> Manifest:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{origin}: expected a JSON object")
+    if data.get("schema") not in (None, SCHEMA_VERSION):
+        raise BundleError(
+            f"{origin}: schema {data.get('schema')!r} is not supported by this EdgeSight "
+            f"(it reads schema {SCHEMA_VERSION}); upgrade edgesight or re-convert the bundle"
+        )
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise BundleError(f"{origin}: invalid manifest: {_format_validation_error(exc)}") from None
+
+
+def builtin_names() -> list[str]:
+    if not BUILTIN_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUILTIN_DIR.iterdir() if (p / MANIFEST_NAME).is_file())
+
+
+def resolve(ref: str | Path) -> Path:
+    """A bundle folder from a path, a path to its manifest, or a built-in name."""
+    path = Path(ref)
+    if path.is_file() and path.name == MANIFEST_NAME:
+        path = path.parent
+    if path.is_dir():
+        if not (path / MANIFEST_NAME).is_file():
+            raise BundleError(f"{path}: no {MANIFEST_NAME} here; is this a bundle folder?")
+        return path
+    if path.exists():
+        raise BundleError(f"{path}: expected a bundle folder (with {MANIFEST_NAME}), got a file")
+    builtin = BUILTIN_DIR / str(ref)
+    if "/" not in str(ref) and (builtin / MANIFEST_NAME).is_file():
+        return builtin
+    names = ", ".join(builtin_names()) or "none installed"
+    raise BundleError(f"{ref}: no such bundle folder or built-in bundle (built-ins: {names})")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    root: Path
+    manifest: Manifest
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    def model_path(self, fmt: str, verify: bool = True) -> Path:
+        """The path of one model file, checked against the manifest's size and hash."""
+        entry = self.manifest.file(fmt)
+        path = self.root / entry.path
+        if not path.is_file():
+            raise BundleError(f"{self.name}: files[{fmt}].path: {path} is missing")
+        if verify:
+            verify_file(path, entry)
+        return path
+
+    def verify_all(self) -> None:
+        for entry in self.manifest.files:
+            self.model_path(entry.format, verify=True)
+
+    def default_format(self) -> str:
+        """The manifest's choice, else int8 TFLite, else the first deployable file."""
+        formats = [f.format for f in self.manifest.files]
+        if self.manifest.default_format:
+            return self.manifest.default_format
+        for fmt in ("tflite-int8", "tflite-fp32", "onnx-int8", "onnx-fp32", "tflite-fp16", "tflite-dynamic"):
+            if fmt in formats:
+                return fmt
+        raise BundleError(f"{self.name}: no format the edge runtime can run (it has: {', '.join(formats)})")
+
+
+def verify_file(path: Path, entry: ModelFile) -> None:
+    size = path.stat().st_size
+    if size != entry.size_bytes:
+        raise BundleError(
+            f"{path}: size {size} does not match manifest files[{entry.format}].size_bytes "
+            f"{entry.size_bytes}; the file is truncated or replaced"
+        )
+    digest = sha256_file(path)
+    if digest != entry.sha256:
+        raise BundleError(
+            f"{path}: sha256 does not match manifest files[{entry.format}].sha256; "
+            "the file was modified or corrupted — re-convert or re-download the bundle"
+        )
+
+
+def load_bundle(ref: str | Path) -> Bundle:
+    root = resolve(ref)
+    manifest_path = root / MANIFEST_NAME
+    try:
+        text = manifest_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: cannot read ({exc})") from None
+    return Bundle(root=root, manifest=parse_manifest(text, str(manifest_path)))
+
+
+def write_manifest(root: Path, manifest: Manifest) -> Path:
+    path = Path(root) / MANIFEST_NAME
+    path.write_text(manifest.to_json(), encoding="utf-8")
+    return path
+
+
+def json_schema() -> dict:
+    """The JSON schema that documents the manifest (committed as edge/schema/manifest.schema.json)."""
+    schema = Manifest.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "EdgeSight bundle manifest"
+    return schema
+
+
+if __name__ == "__main__":  # `python -m edge.bundle` prints the manifest JSON schema (make schema)
+    print(json.dumps(json_schema(), indent=2))

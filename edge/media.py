@@ -1,0 +1,68 @@
+"""Frames from what a user points `--source` at: an image, a folder of images, or a video file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.errors import SourceError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+VIDEO_SUFFIXES = {".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg"}
+MAX_PIXELS = 100_000_000  # a decode bomb guard: 100 MP is far past any camera a kiosk uses
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decode with OpenCV (BGR, or gray / BGRA kept as is); unreadable files are a SourceError."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror})") from None
+    if data.size == 0:
+        raise SourceError(f"{path}: empty file, not an image")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise SourceError(f"{path}: not a readable image (corrupt or unsupported format)")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise SourceError(f"{path}: {image.shape[1]}x{image.shape[0]} is larger than the {MAX_PIXELS} pixel limit")
+    return image
+
+
+def iter_frames(source: str | Path, errors: list[str] | None = None) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(source name, frame index, image). Bad files inside a folder are recorded, not fatal."""
+    path = Path(source)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise SourceError(f"{path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+        for file in files:
+            try:
+                yield str(file), 0, read_image(file)
+            except SourceError as exc:
+                if errors is None:
+                    raise
+                errors.append(str(exc))
+        return
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise SourceError(f"{path}: OpenCV cannot open this video")
+        index = 0
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                yield str(path), index, frame
+                index += 1
+        finally:
+            cap.release()
+        if index == 0:
+            raise SourceError(f"{path}: the video has no readable frames")
+        return
+    yield str(path), 0, read_image(path)

@@ -1,0 +1,71 @@
+"""From a decoded image to the model's input tensor, exactly as the manifest says."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge.backends.base import TensorInfo
+from edge.bundle import Preprocess
+
+
+def to_color(image: np.ndarray, color: str) -> np.ndarray:
+    """Images arrive as OpenCV gives them: gray (H, W) / (H, W, 1), BGR or BGRA."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return image if color == "gray" else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB if color == "rgb" else
+                                                          cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if color == "gray":
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if color == "rgb" else image
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.floating):
+        return np.clip(image * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def prepare(image: np.ndarray, spec: Preprocess, layout: str = "NHWC") -> np.ndarray:
+    """One image -> float32 (H, W, C) (or (C, H, W)), resized, colour-converted, scaled, normalised."""
+    image = to_color(to_uint8(image), spec.color)
+    h, w = spec.resize
+    if image.shape[:2] != (h, w):
+        interp = cv2.INTER_AREA if image.shape[0] > h or image.shape[1] > w else cv2.INTER_LINEAR
+        image = cv2.resize(image, (w, h), interpolation=interp)
+    x = image.astype(np.float32).reshape(h, w, -1) * np.float32(spec.scale)
+    mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+    if mean.any() or (std != 1).any():
+        x = (x - mean) / std
+    return np.transpose(x, (2, 0, 1)) if layout == "NCHW" else x
+
+
+def quantize(x: np.ndarray, info: TensorInfo) -> np.ndarray:
+    """Float -> the model's int8/uint8 input, using the model's own scale and zero point."""
+    if not info.quantized:
+        return x.astype(np.float32, copy=False)
+    limits = np.iinfo(np.dtype(info.dtype))
+    q = np.rint(x / info.scale) + info.zero_point
+    return np.clip(q, limits.min, limits.max).astype(info.dtype)
+
+
+def dequantize(y: np.ndarray, info: TensorInfo) -> np.ndarray:
+    if not info.quantized:
+        return y.astype(np.float32, copy=False)
+    return (y.astype(np.float32) - info.zero_point) * np.float32(info.scale)
+
+
+def prepare_dataset(x_uint8: np.ndarray, spec: Preprocess, layout: str = "NHWC") -> np.ndarray:
+    """A batch already at the model's size (e.g. an evaluation set) -> float input, vectorised."""
+    x = x_uint8.astype(np.float32) * np.float32(spec.scale)
+    mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+    if mean.any() or (std != 1).any():
+        x = (x - mean) / std
+    return np.transpose(x, (0, 3, 1, 2)) if layout == "NCHW" else x

@@ -1,0 +1,44 @@
+"""Frames to results: whole-image classification, or per-digit for bundles that ask for it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.classifier import Classifier
+from edge.digits_photo import find_digits
+from edge.geometry import BBox
+
+
+@dataclass(frozen=True)
+class Result:
+    source: str
+    frame: int
+    box: BBox | None
+    label: str
+    score: float
+    latency_ms: float
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "frame": self.frame, "box": self.box.as_list() if self.box else None,
+                "label": self.label, "score": round(self.score, 6), "latency_ms": round(self.latency_ms, 3)}
+
+
+def recognize(clf: Classifier, source: str, frame: int, image: np.ndarray,
+              whole_image: bool = False) -> Iterator[Result]:
+    """Yields nothing when a digit bundle finds no digit in the frame."""
+    if clf.bundle.manifest.preprocess.digit_extraction and not whole_image:
+        started = time.perf_counter()
+        found = find_digits(image)
+        find_ms = (time.perf_counter() - started) * 1000 / max(len(found), 1)
+        for box, crop in found:
+            t0 = time.perf_counter()
+            pred = clf.classify([crop])[0]
+            yield Result(source, frame, box, pred.label, pred.score, find_ms + (time.perf_counter() - t0) * 1000)
+        return
+    t0 = time.perf_counter()
+    pred = clf.classify([image])[0]
+    yield Result(source, frame, None, pred.label, pred.score, (time.perf_counter() - t0) * 1000)

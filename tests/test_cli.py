@@ -1,0 +1,139 @@
+"""The console scripts as users run them: JSON lines, exit codes, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.bundle import MANIFEST_NAME, describe_file, load_bundle, write_manifest
+from tests.conftest import REPO, error_lines, run_cli
+
+SAMPLE = REPO / "edge" / "samples" / "digits_paper.jpg"
+
+
+def _assert_one_line_error(proc, prog: str, pattern: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = error_lines(proc, prog)
+    assert len(lines) == 1, proc.stderr
+    assert pattern in lines[0], lines[0]
+
+
+def test_edge_run_json_lines_follow_the_contract():
+    proc = run_cli("edge-run", "digits", "--source", str(SAMPLE), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["label"] for r in rows] == list("31415926")
+    for r in rows:
+        assert set(r) == {"source", "frame", "box", "label", "score", "latency_ms"}
+        assert isinstance(r["source"], str) and r["frame"] == 0
+        assert len(r["box"]) == 4 and all(isinstance(v, int) for v in r["box"])
+        assert 0 < r["score"] <= 1 and r["latency_ms"] > 0
+
+
+def test_edge_run_folder_and_video(tmp_path, fashion):
+    import cv2
+
+    folder = REPO / "edge" / "samples" / "fashion"
+    proc = run_cli("edge-run", "fashion", "--source", str(folder), "--json", "--format", "onnx-int8")
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0 and len(rows) == 10 and all(r["box"] is None for r in rows)
+    truth = [Path(r["source"]).name.split("_", 1)[0] for r in rows]
+    correct = sum(fashion.labels[int(t)] == r["label"] for t, r in zip(truth, rows))
+    assert correct >= 8
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (28, 28), isColor=False)
+    for k in range(4):
+        writer.write(fashion.x_test[k, :, :, 0])
+    writer.release()
+    proc = run_cli("edge-run", "fashion", "--source", str(video), "--json")
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0 and [r["frame"] for r in rows] == [0, 1, 2, 3]
+
+
+def test_edge_run_human_output_and_list():
+    proc = run_cli("edge-run", "digits", "--source", str(SAMPLE))
+    assert proc.returncode == 0 and proc.stdout.count("label=") == 8
+    proc = run_cli("edge-run", "--list", "--json")
+    names = {json.loads(line)["name"] for line in proc.stdout.splitlines()}
+    assert {"digits", "fashion"} <= names
+
+
+def test_missing_source_file():
+    _assert_one_line_error(run_cli("edge-run", "digits", "--source", "/nope/x.jpg"), "edge-run",
+                           "no such file or folder")
+
+
+def test_unknown_bundle():
+    _assert_one_line_error(run_cli("edge-run", "no-such-model", "--source", str(SAMPLE)), "edge-run",
+                           "no such bundle folder or built-in bundle")
+
+
+@pytest.mark.parametrize("payload", [b"", b"\xff\xd8\xff\xe0 not really a jpeg" * 10, b"GIF89a"],
+                         ids=["empty", "corrupt", "gif"])
+def test_unreadable_image(tmp_path, payload):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(payload)
+    _assert_one_line_error(run_cli("edge-run", "digits", "--source", str(bad)), "edge-run", str(bad))
+
+
+def test_bad_image_in_a_folder_is_reported_and_the_rest_run(tmp_path):
+    shutil.copy(SAMPLE, tmp_path / "a.jpg")
+    (tmp_path / "b.png").write_bytes(b"\x89PNG broken")
+    proc = run_cli("edge-run", "digits", "--source", str(tmp_path), "--json")
+    assert proc.returncode == 1 and len(proc.stdout.splitlines()) == 8
+    assert len(error_lines(proc, "edge-run")) == 1 and "b.png" in proc.stderr
+
+
+def test_tampered_model_is_refused(digits_copy):
+    (digits_copy / "model_int8.tflite").write_bytes(b"\0" * 100)
+    _assert_one_line_error(run_cli("edge-run", str(digits_copy), "--source", str(SAMPLE)), "edge-run",
+                           "does not match manifest")
+
+
+@pytest.mark.parametrize("fmt,damage", [
+    ("tflite-int8", lambda b: b[: len(b) // 3]),
+    ("tflite-int8", lambda b: b[:4] + b"XXXX" + b[8:]),
+    ("tflite-fp32", lambda b: np.random.default_rng(1).bytes(len(b))),
+    ("onnx-int8", lambda b: b[: len(b) // 2]),
+    ("onnx-fp32", lambda b: b"\x08\x07" + np.random.default_rng(2).bytes(5000)),
+], ids=["tflite-truncated", "tflite-bad-identifier", "tflite-random", "onnx-truncated", "onnx-garbage"])
+def test_corrupt_model_with_a_matching_hash_fails_cleanly(digits_copy, fmt, damage):
+    """Someone re-hashed a damaged file: the runtime still refuses it with one line, no crash."""
+    bundle = load_bundle(digits_copy)
+    entry = bundle.manifest.file(fmt)
+    path = digits_copy / entry.path
+    path.write_bytes(damage(path.read_bytes()))
+    files = [describe_file(digits_copy, f.path, f.format) if f.format == fmt else f for f in bundle.manifest.files]
+    write_manifest(digits_copy, bundle.manifest.model_copy(update={"files": files}))
+    proc = run_cli("edge-run", str(digits_copy), "--source", str(SAMPLE), "--format", fmt)
+    _assert_one_line_error(proc, "edge-run", "")
+    assert any(word in proc.stderr for word in ("TFLite", "ONNX", "truncated", "flatbuffer"))
+
+
+def test_broken_manifest_names_the_field(digits_copy):
+    data = json.loads((digits_copy / MANIFEST_NAME).read_text())
+    del data["preprocess"]["color"]
+    (digits_copy / MANIFEST_NAME).write_text(json.dumps(data))
+    _assert_one_line_error(run_cli("edge-run", str(digits_copy), "--source", str(SAMPLE)), "edge-run",
+                           "preprocess.color")
+
+
+def test_edge_bench_reports_each_format():
+    proc = run_cli("edge-bench", "digits", "--runs", "30", "--warmup", "3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["format"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert set(rows) == {"tflite-fp32", "tflite-int8", "onnx-fp32", "onnx-int8"}
+    for r in rows.values():
+        assert r["runs"] == 30 and 0 < r["min_ms"] <= r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert r["accuracy"] >= 0.95 and r["eval_samples"] > 100
+
+
+@pytest.mark.parametrize("prog", ["edge-run", "edge-bench", "edge-convert", "edge-train"])
+def test_every_cli_explains_itself(prog):
+    proc = run_cli(prog, "--help")
+    assert proc.returncode == 0 and "--json" in proc.stdout and "example" in proc.stdout

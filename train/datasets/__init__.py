@@ -1,0 +1,20 @@
+"""Datasets by name: `load_dataset("mnist" | "fashion" | PATH_TO_IMAGE_FOLDER)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from train.datasets.base import Dataset, cache_dir, stratified_sample, stratified_split
+from train.datasets.folders import load_image_folder
+from train.datasets.mnist import load_fashion, load_mnist
+
+LOADERS = {"mnist": load_mnist, "digits": load_mnist, "fashion": load_fashion, "fashion-mnist": load_fashion}
+
+
+def load_dataset(name: str, source: str = "auto", path: str | Path | None = None, seed: int = 42) -> Dataset:
+    if name in LOADERS:
+        return LOADERS[name](source=source, path=path, seed=seed)
+    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(LOADERS)} or give an image folder")
+
+
+__all__ = ["Dataset", "cache_dir", "load_dataset", "load_image_folder", "stratified_sample", "stratified_split"]
