@@ -1,63 +1,159 @@
-"""edge-bench: latency and accuracy of every deployable file in a bundle, on this machine."""
+"""edge-bench: which format and delegate should I ship on this device? Latency and accuracy, measured."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
+from pathlib import Path
 
-from edge.cli.common import emit_json, run_cli
+from edge.cli.common import EXIT_GATE, emit_json, run_cli
 
 EPILOG = """examples:
-  edge-bench digits                       # every tflite/onnx file of the built-in digits bundle
-  edge-bench fashion --runs 500 --threads 2 --json
+  edge-bench                                   # the built-in digits bundle, full matrix on this machine
+  edge-bench digits fashion --out reports/     # JSON, CSV, Markdown and an HTML page with plots
+  edge-bench digits --recommend --max-drop 0.5 # fastest file + delegate within 0.5 pp of fp32
+  edge-bench model.tflite other.onnx --runs 500 --threads 1 4
+  edge-bench digits --baseline benchmarks/reference/x86_64-ci.json --max-regression 10   # CI gate, exit 3
 
-This release times each model file on the CPU (TFLite with XNNPACK, ONNX Runtime's CPU provider):
-load, first inference, then --runs timed invokes after --warmup, reported as mean/std/min/p50/p90/p99/max,
-with accuracy measured now on the bundle's shipped evaluation sample. The delegate matrix (GPU, Edge TPU,
-ONNX providers), pipeline mode, calibration sweeps, HTML/CSV reports and --baseline regression gates are
-tracked in the edge-bench issue and not yet here."""
+The matrix: TFLite with 1..N threads, XNNPACK on and off, the GPU and Edge TPU delegates where their
+libraries load; ONNX Runtime with every execution provider this build has; Keras model.predict on one
+image as the reference (when TensorFlow is installed). Anything unavailable is a row "skipped: <reason>".
+Each configuration runs in its own process: load, first inference, --warmup untimed runs, then --runs
+timed invokes (or --min-seconds); mean, std, min, p50, p90, p99, max, throughput at --batch, peak RSS,
+size, accuracy and top-1 agreement with fp32 on the bundle's evaluation sample (or --dataset NPZ with
+x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
+Calibration sweeps: edge-bench calibrate --help.
+Not yet here (tracked in the edge-bench issue): pipeline mode (capture -> Haar -> classify -> draw).
+
+exit codes: 0 ok, 1 error, 2 usage, 3 regression against --baseline."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench", description="Benchmark a bundle's model files on this machine.",
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("bundle", nargs="?", default="digits", help="bundle folder or built-in name (default: digits)")
-    p.add_argument("--formats", nargs="+", help="default: every tflite-* and onnx-* file in the bundle")
-    p.add_argument("--runs", type=int, default=200, help="timed invokes per format (default 200)")
-    p.add_argument("--warmup", type=int, default=20, help="untimed invokes before timing (default 20)")
-    p.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
-    p.add_argument("--json", action="store_true", help="one JSON object per format")
+    p = argparse.ArgumentParser(prog="edge-bench", description="Benchmark bundles or model files on this "
+                                "machine across runtimes, delegates and thread counts.", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="*", default=["digits"], help="bundles (folders or built-in names) or "
+                   ".tflite/.onnx/.keras files (default: digits)")
+    p.add_argument("--formats", nargs="+", help="only these bundle formats (e.g. tflite-int8 onnx-fp32)")
+    p.add_argument("--threads", nargs="+", type=int, help="thread counts (default: 1, 2, 4 ... up to the cores)")
+    p.add_argument("--runs", type=int, default=200, help="timed invokes per configuration (default 200)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed invokes first (default 20)")
+    p.add_argument("--min-seconds", type=float, default=0.0, help="keep timing at least this long")
+    p.add_argument("--batch", type=int, default=1, help="batch size for the throughput figure (default 1)")
+    p.add_argument("--dataset", help="evaluation data: .npz with x (uint8 N,H,W,C) and y (labels)")
+    p.add_argument("--no-keras", action="store_true", help="skip the Keras model.predict reference row")
+    p.add_argument("--xnnpack-only", action="store_true", help="do not add XNNPACK-off TFLite rows")
+    p.add_argument("--recommend", action="store_true", help="pick the fastest configuration within --max-drop")
+    p.add_argument("--max-drop", type=float, default=0.5, help="accuracy budget in points vs fp32 (default 0.5)")
+    p.add_argument("--baseline", type=Path, help="an older report.json (or a board reference) to compare with")
+    p.add_argument("--max-regression", type=float, default=10.0, help="allowed p50 slowdown in %% (default 10)")
+    p.add_argument("--out", type=Path, help="write report.json, report.csv, report.md and report.html here")
+    p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     return p
 
 
-def _body(args: argparse.Namespace) -> int:
-    from benchmarks.runner import bench_format
-    from edge.bundle import load_bundle
+def _progress(i: int, n: int, row: dict) -> None:
+    cfg = row["config"]["id"]
+    detail = f"p50 {row['p50_ms']:.3f} ms" if row["status"] == "ok" else f"{row['status']}: {row.get('reason', '')}"
+    print(f"[{i}/{n}] {cfg}: {detail[:110]}", file=sys.stderr, flush=True)
 
-    if args.runs < 1:
-        raise ValueError("--runs must be at least 1")
-    bundle = load_bundle(args.bundle)
-    formats = args.formats or [f.format for f in bundle.manifest.files if f.format != "keras"]
-    if not args.json:
-        print(f"{bundle.name}: {args.runs} runs after {args.warmup} warm-up, {args.threads} thread(s), batch 1")
-        print(f"{'format':15s} {'size KB':>8s} {'load ms':>8s} {'first ms':>8s} {'p50 ms':>8s} {'p90 ms':>8s} "
-              f"{'p99 ms':>8s} {'accuracy':>9s}")
-    for fmt in formats:
-        r = bench_format(bundle, fmt, args.runs, args.warmup, args.threads)
-        if args.json:
-            emit_json({"bundle": bundle.name, "threads": args.threads, **r.to_dict()})
-        else:
-            acc = f"{r.accuracy:.4f}" if r.accuracy is not None else "—"
-            print(f"{r.format:15s} {r.size_bytes / 1024:8.1f} {r.load_ms:8.2f} {r.first_inference_ms:8.2f} "
-                  f"{r.p50_ms:8.3f} {r.p90_ms:8.3f} {r.p99_ms:8.3f} {acc:>9s}")
-    if not args.json:
-        print("accuracy: measured now on the bundle's evaluation sample; see parity.md for the full held-out split")
+
+def _body(args: argparse.Namespace, argv: list[str]) -> int:
+    from benchmarks.baseline import compare
+    from benchmarks.configs import build_matrix
+    from benchmarks.recommend import recommend
+    from benchmarks.report import to_terminal, write_all
+    from benchmarks.runner import Settings, run_matrix
+
+    if args.runs < 1 or args.batch < 1 or args.warmup < 0:
+        raise ValueError("--runs and --batch must be at least 1, --warmup at least 0")
+    configs = build_matrix(args.inputs, threads=args.threads, keras_reference=not args.no_keras,
+                           xnnpack_off=not args.xnnpack_only)
+    if args.formats:
+        configs = [c for c in configs if c.format in args.formats]
+        if not configs:
+            raise ValueError(f"--formats {' '.join(args.formats)}: no such file in the inputs")
+    settings = Settings(runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch,
+                        dataset=args.dataset)
+    command = "edge-bench " + " ".join(shlex.quote(a) for a in argv)
+    report = run_matrix(configs, settings, command, progress=_progress)
+    if args.recommend:
+        report["recommendation"] = recommend(report["rows"], args.max_drop)
+    status = 0
+    if args.baseline:
+        baseline = json.loads(args.baseline.read_text())
+        report["baseline"] = compare(report, baseline, args.max_regression)
+        status = EXIT_GATE if report["baseline"]["regressions"] else 0
+    if args.out:
+        paths = write_all(report, args.out)
+        print(f"edge-bench: wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if args.json:
+        emit_json(report)
+    else:
+        print(to_terminal(report))
+        for rec in report.get("recommendation", []):
+            print(f"\nrecommendation for {rec['input']}: {rec['pick']} — {rec['why']}")
+        for w in report["warnings"]:
+            print(f"warning: {w}")
+        print(f"\n{settings.runs} timed runs per configuration after {settings.warmup} warm-up; "
+              "accuracy on the bundle's evaluation sample")
+    for regression in report.get("baseline", {}).get("regressions", []):
+        print(f"edge-bench: regression: {regression}", file=sys.stderr)
+    return status
+
+
+def calibrate_parser() -> argparse.ArgumentParser:
+    from benchmarks.calibrate import GRANULARITY, METHODS
+
+    p = argparse.ArgumentParser(prog="edge-bench calibrate", description="int8 accuracy and latency across "
+                                "calibration methods, per-channel vs per-tensor weights and calibration-set sizes "
+                                "(needs edgesight[convert]).", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example:\n  edge-bench calibrate digits --sizes 50 200 --out reports/cal")
+    p.add_argument("bundle", nargs="?", default="digits", help="a bundle with a Keras model (default: digits)")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="ONNX Runtime calibrators")
+    p.add_argument("--sizes", nargs="+", type=int, default=[50, 200, 500], help="calibration images")
+    p.add_argument("--granularity", nargs="+", choices=GRANULARITY, default=list(GRANULARITY))
+    p.add_argument("--runtimes", nargs="+", choices=("tflite", "onnx"), default=["tflite", "onnx"])
+    p.add_argument("--limit-eval", type=int, default=1000, help="held-out images to evaluate on (0: all)")
+    p.add_argument("--runs", type=int, default=100, help="timed invokes per variant")
+    p.add_argument("--onnx-target", choices=("x86", "arm"), default="x86")
+    p.add_argument("--out", type=Path, help="write calibrate.json and calibrate.md here")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return p
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from benchmarks.calibrate import sweep, to_markdown
+    from edge.cli.common import quiet_tensorflow
+
+    quiet_tensorflow()
+
+    def progress(row: dict) -> None:
+        print(f"{row['runtime']} {row['method']} {row['granularity']} n={row['calibration_size']}: accuracy "
+              f"{row['accuracy']:.4f}, p50 {row['p50_ms']:.3f} ms", file=sys.stderr, flush=True)
+
+    result = sweep(args.bundle, tuple(args.methods), tuple(args.sizes), tuple(args.granularity), tuple(args.runtimes),
+                   args.limit_eval or None, args.runs, args.onnx_target, progress=progress)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "calibrate.json").write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / "calibrate.md").write_text(to_markdown(result))
+    if args.json:
+        emit_json(result)
+    else:
+        print(to_markdown(result), end="")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["calibrate"]:
+        cal_args = calibrate_parser().parse_args(argv[1:])
+        return run_cli("edge-bench", lambda: _calibrate(cal_args))
     args = build_parser().parse_args(argv)
-    return run_cli("edge-bench", lambda: _body(args))
+    return run_cli("edge-bench", lambda: _body(args, argv))
 
 
 if __name__ == "__main__":

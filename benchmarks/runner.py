@@ -1,42 +1,41 @@
-"""Timing one model file of a bundle on the edge runtime: load, first inference, warm percentiles.
+"""Runs the configuration matrix, one subprocess per configuration, and assembles the report.
 
-Medians and percentiles, never best-of; the run count is reported with every number.
+Medians and percentiles, never best-of; the run count is reported with every number; accuracy
+and top-1 agreement with the fp32 reference sit in the same row as the latency.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+import datetime as _dt
+import gc
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmarks.configs import BenchConfig
+from benchmarks.fingerprint import fingerprint, thermal_state, warnings
 from edge.bundle import Bundle
-from edge.classifier import Classifier
-from edge.preprocess import prepare_dataset, quantize
+
+REPORT_SCHEMA = 1
 
 
 @dataclass
-class FormatResult:
-    format: str
-    backend: str
-    runtime: str
-    size_bytes: int
-    load_ms: float
-    first_inference_ms: float
-    runs: int
-    mean_ms: float
-    std_ms: float
-    min_ms: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-    accuracy: float | None  # measured now, on the bundle's shipped eval sample
-    eval_samples: int
-    manifest_accuracy: float | None  # measured by edge-convert on the full held-out split
+class Settings:
+    runs: int = 200
+    warmup: int = 20
+    min_seconds: float = 0.0
+    batch: int = 1
+    dataset: str | None = None
+    timeout_s: float = 600.0
+    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        return {"runs": self.runs, "warmup": self.warmup, "min_seconds": self.min_seconds, "batch": self.batch,
+                "dataset": self.dataset}
 
 
 def eval_sample(bundle: Bundle) -> tuple[np.ndarray, np.ndarray] | None:
@@ -47,39 +46,61 @@ def eval_sample(bundle: Bundle) -> tuple[np.ndarray, np.ndarray] | None:
         return data["x"], data["y"]
 
 
-def bench_format(bundle: Bundle, fmt: str, runs: int, warmup: int, threads: int | None) -> FormatResult:
-    m = bundle.manifest
-    started = time.perf_counter()
-    clf = Classifier(bundle, fmt=fmt, threads=threads)
-    load_ms = (time.perf_counter() - started) * 1000
-    sample = eval_sample(bundle)
-    if sample is not None:
-        x = prepare_dataset(sample[0], m.preprocess, m.input.layout)
-    else:
-        x = np.random.default_rng(0).random((1, *m.input.shape), dtype=np.float32)
-    one = quantize(x[:1], clf.backend.input)
-    t0 = time.perf_counter()
-    clf.backend.infer(one)
-    first_ms = (time.perf_counter() - t0) * 1000
-    for _ in range(warmup):
-        clf.backend.infer(one)
-    times = np.empty(runs)
-    for i in range(runs):
-        t0 = time.perf_counter()
-        clf.backend.infer(one)
-        times[i] = time.perf_counter() - t0
-    times *= 1000
-    accuracy = None
-    if sample is not None:
-        accuracy = float((clf.probabilities(x).argmax(axis=1) == sample[1]).mean())
-    entry = m.file(fmt)
-    clf.close()
-    return FormatResult(
-        format=fmt, backend=clf.backend.name, runtime=getattr(clf.backend, "runtime", ""),
-        size_bytes=entry.size_bytes, load_ms=load_ms, first_inference_ms=first_ms, runs=runs,
-        mean_ms=float(times.mean()), std_ms=float(times.std()), min_ms=float(times.min()),
-        p50_ms=float(np.percentile(times, 50)), p90_ms=float(np.percentile(times, 90)),
-        p99_ms=float(np.percentile(times, 99)), max_ms=float(times.max()), accuracy=accuracy,
-        eval_samples=0 if sample is None else len(sample[1]),
-        manifest_accuracy=entry.metrics.accuracy if entry.metrics else None,
-    )
+def run_config(cfg: BenchConfig, settings: Settings) -> dict:
+    row = {"config": cfg.to_dict()}
+    if cfg.skipped:
+        return {**row, "status": "skipped", "reason": cfg.skipped}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", json.dumps(cfg.to_dict()),
+                               json.dumps(settings.to_dict())], capture_output=True, text=True,
+                              timeout=settings.timeout_s, env=_worker_env())
+    except subprocess.TimeoutExpired:
+        return {**row, "status": "failed", "reason": f"timed out after {settings.timeout_s:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return {**row, "status": "failed", "reason": f"worker exited {proc.returncode}: {tail[:200]}"}
+    return {**row, **json.loads(lines[-1])}
+
+
+def _worker_env() -> dict:
+    import os
+
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def add_agreement(rows: list[dict]) -> None:
+    """Top-1 agreement with the fp32 reference of the same input (Keras, else tflite-fp32, else onnx-fp32)."""
+    by_input: dict[str, dict[str, list[int]]] = {}
+    for r in rows:
+        if r.get("predictions") is not None:
+            by_input.setdefault(r["config"]["label"], {}).setdefault(r["config"]["format"], r["predictions"])
+    for r in rows:
+        preds = r.pop("predictions", None)
+        refs = by_input.get(r["config"]["label"], {})
+        ref_fmt = next((f for f in ("keras", "tflite-fp32", "onnx-fp32") if f in refs), None)
+        if preds is not None and ref_fmt is not None:
+            r["agreement"] = float(np.mean(np.asarray(preds) == np.asarray(refs[ref_fmt])))
+            r["agreement_with"] = ref_fmt
+
+
+def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
+               progress: Callable[[int, int, dict], None] | None = None) -> dict:
+    device = fingerprint()
+    before = thermal_state()
+    started = _dt.datetime.now(_dt.timezone.utc)
+    rows = []
+    for i, cfg in enumerate(configs, 1):
+        rows.append(run_config(cfg, settings))
+        gc.collect()
+        if progress:
+            progress(i, len(configs), rows[-1])
+    after = thermal_state()
+    add_agreement(rows)
+    return {
+        "schema": REPORT_SCHEMA, "tool": "edge-bench", "command": command,
+        "created": started.replace(microsecond=0).isoformat(),
+        "duration_s": round((_dt.datetime.now(_dt.timezone.utc) - started).total_seconds(), 2),
+        "device": device, "thermal": {"before": before, "after": after}, "settings": settings.to_dict(),
+        "rows": rows, "warnings": warnings(device, before, after),
+    }

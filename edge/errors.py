@@ -13,6 +13,10 @@ class ModelLoadError(EdgeSightError):
     """A model file could not be loaded by the chosen backend."""
 
 
+class InferenceError(EdgeSightError):
+    """The runtime accepted the model but could not run it (a delegate failed to prepare, bad tensors)."""
+
+
 class SourceError(EdgeSightError):
     """An image, folder or video could not be read."""
 

@@ -1,19 +1,159 @@
-"""The benchmark harness reports structure and honesty facts, never timed assertions."""
+"""edge-bench: the matrix, its report formats and schema, the recommendation, the baseline gate.
+
+Structure and honesty facts only: no timed assertions (the machine is shared and noisy).
+"""
 
 from __future__ import annotations
 
-from benchmarks.cold_start import measure
-from benchmarks.runner import bench_format
-from edge.bundle import load_bundle
+import csv
+import io
+import json
+import shutil
+import subprocess
+
+import jsonschema
+import pytest
+
+from benchmarks.baseline import compare
+from benchmarks.cold_start import measure as cold_start
+from benchmarks.overhead import measure as overhead
+from benchmarks.recommend import recommend
+from benchmarks.report import SCHEMA_PATH
+from edge.bundle import resolve
+from tests.conftest import run_cli
+
+FAST = ["--runs", "15", "--warmup", "2", "--threads", "1", "--no-keras"]
 
 
-def test_cold_start_probe_runs_in_a_fresh_process_without_tensorflow():
-    r = measure("digits", runs=1)
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = run_cli("edge-bench", "digits", *FAST, "--recommend", "--max-drop", "0.5", "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), out
+
+
+def test_json_report_validates_against_its_schema(report):
+    data, out = report
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.validate(data, schema)
+    jsonschema.validate(json.loads((out / "report.json").read_text()), schema)
+    assert data["device"]["cores"] >= 1 and data["device"]["versions"]["ai-edge-litert"]
+
+
+def test_every_unavailable_delegate_is_listed_with_its_reason(report):
+    rows = {r["config"]["id"]: r for r in report[0]["rows"]}
+    for key in ("digits/tflite-fp32/gpu", "digits/tflite-int8/edgetpu", "digits/onnx-int8/cuda",
+                "digits/onnx-int8/tensorrt", "digits/onnx-fp32/openvino"):
+        assert rows[key]["status"] == "skipped" and len(rows[key]["reason"]) > 10, key
+
+
+def test_rows_carry_latency_accuracy_and_coverage(report):
+    rows = {r["config"]["id"]: r for r in report[0]["rows"] if r["status"] == "ok"}
+    assert {"digits/tflite-int8/xnnpack/t1", "digits/tflite-int8/builtin/t1", "digits/onnx-int8/cpu/t1",
+            "digits/onnx-fp32/cpu/t1", "digits/tflite-fp32/xnnpack/t1"} <= set(rows)
+    for r in rows.values():
+        assert r["runs"] == 15 and r["min_ms"] <= r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert r["accuracy"] >= 0.95 and 0.98 <= r["agreement"] <= 1.0 and r["peak_rss_bytes"] > 0
+    # A delegate that ran nothing shows up as such: XNNPACK-off rows delegate 0 nodes.
+    assert rows["digits/tflite-int8/builtin/t1"]["coverage"]["delegated"] == 0
+    on = rows["digits/tflite-int8/xnnpack/t1"]["coverage"]
+    assert 0 < on["delegated"] < on["nodes"] and on["fallback_ops"]
+    assert rows["digits/onnx-int8/cpu/t1"]["coverage"]["by_provider"] == {"CPUExecutionProvider":
+                                                                          rows["digits/onnx-int8/cpu/t1"]["coverage"]["nodes"]}
+
+
+def test_recommendation_is_the_fastest_row_within_budget(report):
+    data = report[0]
+    rec = data["recommendation"][0]
+    ok = [r for r in data["rows"] if r["status"] == "ok"]
+    ref = max(r["accuracy"] for r in ok if r["config"]["format"] == "tflite-fp32")
+    within = [r for r in ok if (ref - r["accuracy"]) * 100 <= 0.5]
+    assert rec["pick"] == min(within, key=lambda r: r["p50_ms"])["config"]["id"]
+    assert rec["runner_up"]["id"] != rec["pick"] and "runner-up" in rec["why"]
+
+
+def test_recommend_rules_out_fast_rows_that_lose_accuracy():
+    def row(i, fmt, p50, acc):
+        return {"status": "ok", "p50_ms": p50, "accuracy": acc,
+                "config": {"id": i, "label": "m", "format": fmt, "backend": "tflite"}}
+    rows = [row("fp32", "tflite-fp32", 3.2, 0.95), row("int8", "tflite-int8", 1.0, 0.90),
+            row("fp16", "tflite-fp16", 3.0, 0.949)]
+    rec = recommend(rows, 0.5)[0]
+    assert rec["pick"] == "fp16" and rec["excluded_faster"][0]["id"] == "int8"
+    assert rec["runner_up"]["id"] == "fp32"
+
+
+def test_csv_markdown_and_html_are_written(report):
+    _, out = report
+    rows = list(csv.DictReader(io.StringIO((out / "report.csv").read_text())))
+    assert any(r["id"] == "digits/tflite-int8/xnnpack/t1" and float(r["p50_ms"]) > 0 for r in rows)
+    md = (out / "report.md").read_text()
+    assert "| digits/tflite-int8/xnnpack/t1 |" in md and "Recommendation for digits" in md
+    page = (out / "report.html").read_text()
+    assert 'id="latency-plot"' in page and 'id="accuracy-plot"' in page and "<script" not in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
+def test_html_report_renders_in_headless_chromium(report, tmp_path):
+    _, out = report
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", (out / "report.html").as_uri()], capture_output=True,
+                         text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-500:]
+    assert dom.stdout.count("<circle") > 10 and "latency-plot" in dom.stdout and "accuracy-plot" in dom.stdout
+    shot = tmp_path / "page.png"
+    subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,1400",
+                    (out / "report.html").as_uri()], capture_output=True, timeout=120, check=True)
+    import cv2
+
+    img = cv2.imread(str(shot))
+    assert img is not None and img.std() > 5  # not a blank page
+
+
+def test_baseline_gate(report, tmp_path):
+    data, out = report
+    assert compare(data, data, 10)["regressions"] == []
+    fast = json.loads(json.dumps(data))
+    for r in fast["rows"]:
+        if r["status"] == "ok":
+            r["p50_ms"] /= 1000
+    result = compare(data, fast, 10)
+    assert result["compared"] >= 5 and all("slower than baseline" in x for x in result["regressions"])
+    (tmp_path / "old.json").write_text(json.dumps(fast))
+    proc = run_cli("edge-bench", "digits", *FAST, "--formats", "tflite-int8", "--baseline", str(tmp_path / "old.json"))
+    assert proc.returncode == 3 and "regression" in proc.stderr
+
+
+def test_bare_model_files_and_keras_reference(tmp_path):
+    root = resolve("digits")
+    proc = run_cli("edge-bench", str(root / "model_int8.tflite"), str(root / "model.keras"), "--runs", "5",
+                   "--warmup", "1", "--threads", "1", "--xnnpack-only", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["config"]["id"]: r for r in json.loads(proc.stdout)["rows"]}
+    assert rows["model_int8.tflite/tflite/xnnpack/t1"]["status"] == "ok"
+    keras = rows["model.keras/keras/predict"]
+    assert keras["status"] == "ok" and keras["runtime"].startswith("keras")
+
+
+def test_cold_start_and_overhead_probes():
+    r = cold_start("digits", runs=1)
     assert r["runs"] == 1 and r["median_total_s"] > 0 and r["tensorflow_imported"] is False
+    o = overhead(blocks=2, runs=50)
+    assert o["harness_p50_ms"] > 0 and o["bare_invoke_p50_ms"] > 0 and o["ratio"] > 0
 
 
-def test_bench_format_reports_percentiles_and_measured_accuracy():
-    r = bench_format(load_bundle("digits"), "tflite-int8", runs=25, warmup=2, threads=1)
-    assert r.runs == 25 and r.min_ms <= r.p50_ms <= r.p99_ms <= r.max_ms
-    assert r.accuracy is not None and r.accuracy >= 0.95 and r.manifest_accuracy >= 0.985
-    assert r.runtime.startswith("ai_edge_litert")
+@pytest.mark.slow
+def test_calibrate_sweep_covers_every_combination():
+    proc = run_cli("edge-bench", "calibrate", "digits", "--sizes", "20", "--methods", "MinMax", "Entropy",
+                   "--limit-eval", "100", "--runs", "10", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    combos = {(r["runtime"], r["method"], r["granularity"]) for r in result["rows"]}
+    assert combos == {(rt, m, g) for g in ("per-channel", "per-tensor")
+                      for rt, m in (("tflite", "MinMax"), ("onnx", "MinMax"), ("onnx", "Entropy"))}
+    for r in result["rows"]:
+        assert r["calibration_size"] == 20 and 0 < r["accuracy"] <= 1 and r["p50_ms"] > 0 and r["sqnr_db"] > 10
+    assert result["eval_samples"] == 100 and result["best"] in result["rows"]

@@ -48,6 +48,15 @@ def test_training_writes_figures_history_and_a_bundle(trained):
     assert m.provenance.epochs == 2 and "8,000/2,000" in m.provenance.split
 
 
+def test_edge_train_json_prints_exactly_one_object(tmp_path):
+    proc = run_cli("edge-train", "digits", "--model", "simple", "--epochs", "1", "--limit-train", "300",
+                   "--limit-test", "100", "--eval-sample", "20", "--out", str(tmp_path / "r"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["epochs_run"] == 1 and summary["n_test"] == 100 and "Epoch 1/1" in proc.stderr
+    assert (tmp_path / "r" / "bundle" / "manifest.json").is_file()
+
+
 def test_the_paper_model_has_887530_parameters():
     from train.models.digits import build_advanced
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from edge.bundle import Evaluation, Metrics, Provenance
+from edge.versions import installed_versions
 from train.datasets.base import Dataset, stratified_sample
 
 _LIBS = ("edgesight", "tensorflow-cpu", "tensorflow", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime",
@@ -17,13 +17,7 @@ _LIBS = ("edgesight", "tensorflow-cpu", "tensorflow", "keras", "numpy", "tf2onnx
 
 
 def library_versions() -> dict[str, str]:
-    out = {}
-    for lib in _LIBS:
-        try:
-            out[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return installed_versions(_LIBS)
 
 
 def git_commit() -> str | None:

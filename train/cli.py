@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -91,7 +92,9 @@ def _train(args: argparse.Namespace) -> int:
     fields = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
     cfg = DigitsConfig(dataset="mnist" if args.command == "digits" else "fashion",
                        verbose=2 if args.json else 1, **fields)
-    summary = train_digits(cfg)
+    # With --json, stdout carries exactly one JSON object; Keras' epoch lines go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        summary = train_digits(cfg)
     if args.json:
         emit_json(summary)
     else:

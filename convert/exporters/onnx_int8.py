@@ -7,6 +7,8 @@ accuracy (onnxruntime #12072); ARM kernels prefer s8s8.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +44,15 @@ def quantize_onnx(fp32: Path, out: Path, samples: np.ndarray, target: str = "x86
             return None if i is None else {input_name: samples[i:i + 1]}
 
     prepped = out.with_suffix(".pre.onnx")
-    quant_pre_process(str(fp32), str(prepped), skip_symbolic_shape=True)
     cfg = TARGETS[target]
-    quantize_static(
-        str(prepped), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
-        activation_type=getattr(QuantType, cfg["activation"]), weight_type=getattr(QuantType, cfg["weight"]),
-        reduce_range=cfg["reduce_range"], calibrate_method=getattr(CalibrationMethod, method),
-    )
+    # ORT's calibrators print progress with print(); stdout belongs to our --json output.
+    with contextlib.redirect_stdout(sys.stderr):
+        quant_pre_process(str(fp32), str(prepped), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepped), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+            activation_type=getattr(QuantType, cfg["activation"]), weight_type=getattr(QuantType, cfg["weight"]),
+            reduce_range=cfg["reduce_range"], calibrate_method=getattr(CalibrationMethod, method),
+        )
     prepped.unlink(missing_ok=True)
     return out
 

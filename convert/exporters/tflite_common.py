@@ -12,7 +12,7 @@ from pathlib import Path
 from convert.exporters.context import ExportContext
 
 
-def convert(ctx: ExportContext, out: Path, mode: str) -> Path:
+def convert(ctx: ExportContext, out: Path, mode: str, per_channel: bool = True) -> Path:
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_saved_model(str(ctx.saved_model()))
@@ -34,6 +34,8 @@ def convert(ctx: ExportContext, out: Path, mode: str) -> Path:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
+        # Per-tensor weights are what some accelerators want; edge-bench calibrate compares both.
+        conv._experimental_disable_per_channel = not per_channel
     elif mode != "fp32":
         raise ValueError(f"unknown TFLite mode {mode!r}")
     out.write_bytes(conv.convert())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -31,6 +32,10 @@ class Backend(Protocol):
     output: TensorInfo
 
     def infer(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def bind(self, batch: np.ndarray) -> Callable[[], object]:
+        """Bind an input and return a zero-argument call that runs the model on it (for timing)."""
+        ...
 
     def close(self) -> None: ...
 

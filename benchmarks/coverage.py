@@ -1,0 +1,46 @@
+"""How much of a model ran on the delegate / provider, and how much fell back to the CPU.
+
+A delegate that silently runs everything on the CPU must show up as such; this counts nodes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+
+def tflite_coverage(ops: list[dict]) -> dict:
+    """From `interpreter._get_ops_details()`: original nodes first, then DELEGATE nodes.
+
+    A delegate node replaces a partition of original nodes; walking back from its outputs to its
+    inputs through the producers finds which ones.
+    """
+    original = [op for op in ops if op["op_name"] != "DELEGATE"]
+    delegates = [op for op in ops if op["op_name"] == "DELEGATE"]
+    producer = {int(t): op["index"] for op in original for t in op["outputs"]}
+    by_index = {op["index"]: op for op in original}
+    covered: set[int] = set()
+    for d in delegates:
+        boundary = {int(t) for t in d["inputs"]}
+        stack = [int(t) for t in d["outputs"]]
+        while stack:
+            node = producer.get(stack.pop())
+            if node is None or node in covered:
+                continue
+            covered.add(node)
+            stack.extend(int(t) for t in by_index[node]["inputs"] if int(t) not in boundary)
+    cpu = [op["op_name"] for op in original if op["index"] not in covered]
+    return {"nodes": len(original), "delegated": len(covered), "partitions": len(delegates),
+            "fallback_ops": dict(Counter(cpu))}
+
+
+def onnx_coverage(profile_path: str | Path) -> dict:
+    """From an ONNX Runtime profile (SessionOptions.enable_profiling): nodes per execution provider."""
+    events = json.loads(Path(profile_path).read_text())
+    per_node: dict[str, str] = {}
+    for ev in events:
+        args = ev.get("args") or {}
+        if ev.get("cat") == "Node" and "provider" in args:
+            per_node[ev["name"].rsplit("_kernel_time", 1)[0]] = args["provider"]
+    return {"nodes": len(per_node), "by_provider": dict(Counter(per_node.values()))}

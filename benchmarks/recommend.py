@@ -1,0 +1,59 @@
+"""The user's real question: which file and delegate do I ship on this device?
+
+int8 is not automatically faster (on x86 without VNNI XNNPACK's fp32 kernels can beat int8), so
+the answer is measured: the fastest row whose accuracy stays within the budget of the fp32
+reference, with the runner-up and the faster rows that were ruled out, and why.
+"""
+
+from __future__ import annotations
+
+
+def reference_accuracy(rows: list[dict], label: str) -> tuple[str, float] | None:
+    ok = [r for r in rows if r["status"] == "ok" and r["config"]["label"] == label and r.get("accuracy") is not None]
+    for fmt in ("keras", "tflite-fp32", "onnx-fp32"):
+        accs = [r["accuracy"] for r in ok if r["config"]["format"] == fmt]
+        if accs:
+            return fmt, max(accs)
+    return None
+
+
+def recommend(rows: list[dict], max_drop_pp: float) -> list[dict]:
+    """One recommendation per input (bundle or file) in the report."""
+    out = []
+    for label in dict.fromkeys(r["config"]["label"] for r in rows):
+        ref = reference_accuracy(rows, label)
+        candidates = sorted((r for r in rows if r["status"] == "ok" and r["config"]["label"] == label
+                             and r["config"]["backend"] != "keras"), key=lambda r: r["p50_ms"])
+        if not candidates:
+            out.append({"input": label, "pick": None, "why": "no configuration ran"})
+            continue
+        if ref is None or any(r.get("accuracy") is None for r in candidates):
+            pick = candidates[0]
+            out.append({"input": label, "pick": pick["config"]["id"], "p50_ms": pick["p50_ms"],
+                        "why": "fastest p50; no evaluation data, so accuracy was not checked"})
+            continue
+        ref_fmt, ref_acc = ref
+        within = [r for r in candidates if (ref_acc - r["accuracy"]) * 100 <= max_drop_pp + 1e-9]
+        excluded = [{"id": r["config"]["id"], "p50_ms": r["p50_ms"],
+                     "drop_pp": round((ref_acc - r["accuracy"]) * 100, 3)}
+                    for r in candidates if r not in within and (not within or r["p50_ms"] < within[0]["p50_ms"])]
+        if not within:
+            out.append({"input": label, "pick": None, "reference": ref_fmt, "excluded_faster": excluded,
+                        "why": f"no configuration within {max_drop_pp} pp of {ref_fmt} accuracy {ref_acc:.4f}"})
+            continue
+        pick = within[0]
+        rec = {"input": label, "pick": pick["config"]["id"], "p50_ms": pick["p50_ms"], "accuracy": pick["accuracy"],
+               "reference": ref_fmt, "reference_accuracy": ref_acc, "max_drop_pp": max_drop_pp,
+               "excluded_faster": excluded}
+        why = f"fastest p50 ({pick['p50_ms']:.3f} ms) within {max_drop_pp} pp of {ref_fmt} ({ref_acc:.4f})"
+        if len(within) > 1:
+            second = within[1]
+            slower = (second["p50_ms"] / pick["p50_ms"] - 1) * 100
+            rec["runner_up"] = {"id": second["config"]["id"], "p50_ms": second["p50_ms"],
+                                "accuracy": second["accuracy"], "slower_pct": round(slower, 1)}
+            why += f"; runner-up {second['config']['id']} is {slower:.1f}% slower"
+        if excluded:
+            why += f"; {len(excluded)} faster configuration(s) lose more accuracy than the budget"
+        rec["why"] = why
+        out.append(rec)
+    return out

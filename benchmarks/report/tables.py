@@ -1,0 +1,91 @@
+"""The report as a terminal table, CSV and Markdown: one row per configuration."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+COLUMNS = ("id", "status", "runtime", "size_kb", "load_ms", "first_ms", "runs", "mean_ms", "p50_ms", "p90_ms",
+           "p99_ms", "max_ms", "ips", "rss_mb", "accuracy", "agreement", "coverage", "note")
+
+
+def _coverage(r: dict) -> str:
+    c = r.get("coverage")
+    if not c:
+        return ""
+    if "delegated" in c:
+        return f"{c['delegated']}/{c['nodes']} delegated"
+    return ", ".join(f"{k.replace('ExecutionProvider', '')} {v}" for k, v in c.get("by_provider", {}).items())
+
+
+def flat_row(r: dict) -> dict:
+    ok = r["status"] == "ok"
+
+    def num(key: str, digits: int = 3, scale: float = 1.0):
+        v = r.get(key)
+        return round(v * scale, digits) if ok and v is not None else ""
+
+    return {
+        "id": r["config"]["id"], "status": r["status"], "runtime": r.get("runtime", ""),
+        "size_kb": num("size_bytes", 1, 1 / 1024), "load_ms": num("load_ms", 2), "first_ms": num("first_inference_ms"),
+        "runs": r.get("runs", ""), "mean_ms": num("mean_ms"), "p50_ms": num("p50_ms"), "p90_ms": num("p90_ms"),
+        "p99_ms": num("p99_ms"), "max_ms": num("max_ms"), "ips": num("throughput_ips", 1),
+        "rss_mb": num("peak_rss_bytes", 1, 1 / 2**20), "accuracy": num("accuracy", 4), "agreement": num("agreement", 4),
+        "coverage": _coverage(r), "note": r.get("reason", ""),
+    }
+
+
+def to_csv(report: dict) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS)
+    writer.writeheader()
+    for r in report["rows"]:
+        writer.writerow(flat_row(r))
+    return buf.getvalue()
+
+
+def _md_table(rows: list[dict], cols: tuple[str, ...]) -> list[str]:
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(str(f[c]) for c in cols) + " |" for f in rows]
+    return lines
+
+
+def to_markdown(report: dict) -> str:
+    d, s = report["device"], report["settings"]
+    flat = [flat_row(r) for r in report["rows"]]
+    ran = [f for f in flat if f["status"] == "ok"]
+    other = [f for f in flat if f["status"] != "ok"]
+    lines = [
+        "# edge-bench report", "",
+        f"- device: {d['cpu_model']} ({d['machine']}, {d['cores']} cores, governor {d.get('governor') or 'unknown'}),"
+        f" {d['os']}, Python {d['python']}" + (f", board {d['board']}" if d.get("board") else ""),
+        f"- settings: {s['runs']} timed runs after {s['warmup']} warm-up, batch {s['batch']}; medians and "
+        "percentiles, not best-of", f"- command: `{report['command']}`", f"- created: {report['created']}", "",
+        "## Configurations that ran", "",
+    ]
+    lines += _md_table(ran, ("id", "size_kb", "load_ms", "first_ms", "p50_ms", "p90_ms", "p99_ms", "ips", "rss_mb",
+                             "accuracy", "agreement", "coverage"))
+    if other:
+        lines += ["", "## Skipped or failed", ""] + _md_table(other, ("id", "status", "note"))
+    for rec in report.get("recommendation") or []:
+        lines += ["", f"**Recommendation for {rec['input']}:** `{rec['pick']}` — {rec['why']}"]
+    if report.get("baseline"):
+        b = report["baseline"]
+        lines += ["", f"## Against baseline ({b['compared']} configurations, limit {b['max_regression_pct']}%)", ""]
+        lines += [f"- REGRESSION {x}" for x in b["regressions"]] or ["- no regressions"]
+    lines += [""] + [f"> warning: {w}" for w in report.get("warnings", [])]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def to_terminal(report: dict) -> str:
+    cols = ("id", "size_kb", "load_ms", "first_ms", "p50_ms", "p90_ms", "p99_ms", "accuracy", "agreement",
+            "coverage")
+    flat = [flat_row(r) for r in report["rows"]]
+    ran = [f for f in flat if f["status"] == "ok"]
+    widths = {c: max(len(c), *(len(str(f[c])) for f in ran)) if ran else len(c) for c in cols}
+    out = ["  ".join(c.ljust(widths[c]) for c in cols)]
+    out += ["  ".join(str(f[c]).ljust(widths[c]) for c in cols) for f in ran]
+    for f in flat:
+        if f["status"] != "ok":
+            out.append(f"{f['id']}: {f['status']}: {f['note']}")
+    return "\n".join(out)
