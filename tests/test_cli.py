@@ -123,14 +123,15 @@ def test_broken_manifest_names_the_field(digits_copy):
                            "preprocess.color")
 
 
-def test_edge_bench_reports_each_format():
-    proc = run_cli("edge-bench", "digits", "--runs", "30", "--warmup", "3", "--json")
+def test_edge_bench_human_table():
+    proc = run_cli("edge-bench", "digits", "--runs", "5", "--warmup", "1", "--threads", "1", "--no-keras",
+                   "--xnnpack-only", "--formats", "tflite-int8", "onnx-int8")
     assert proc.returncode == 0, proc.stderr
-    rows = {r["format"]: r for r in map(json.loads, proc.stdout.splitlines())}
-    assert set(rows) == {"tflite-fp32", "tflite-int8", "onnx-fp32", "onnx-int8"}
-    for r in rows.values():
-        assert r["runs"] == 30 and 0 < r["min_ms"] <= r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
-        assert r["accuracy"] >= 0.95 and r["eval_samples"] > 100
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:5] == ["id", "size_kb", "load_ms", "first_ms", "p50_ms"]
+    assert any(line.startswith("digits/tflite-int8/xnnpack/t1 ") for line in lines)
+    assert any(line.startswith("digits/onnx-int8/cuda: skipped:") for line in lines)
+    assert "[1/" in proc.stderr  # progress goes to stderr, the table to stdout
 
 
 @pytest.mark.parametrize("prog", ["edge-run", "edge-bench", "edge-convert", "edge-train"])

@@ -53,7 +53,7 @@ def test_edge_train_json_prints_exactly_one_object(tmp_path):
                    "--limit-test", "100", "--eval-sample", "20", "--out", str(tmp_path / "r"), "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
-    assert summary["epochs_run"] == 1 and summary["n_test"] == 100 and "Epoch 1/1" in proc.stderr
+    assert summary["epochs_run"] == 1 and summary["n_test"] == 100 and "val_accuracy" in proc.stderr
     assert (tmp_path / "r" / "bundle" / "manifest.json").is_file()
 
 

@@ -31,7 +31,7 @@ def _digits_args(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--learning-rate", type=float, default=1e-3, help="RMSprop learning rate")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--augment", choices=("paper", "flip", "none"),
-                   help="paper: shift 0.1, rotate 8 deg, zoom 0.2 (digits default); flip: h-flip + shift 0.05 "
+                   help="paper: shift 0.1, rotate 8 deg, zoom 0.2 (digits default); flip: horizontal flip only "
                         "(fashion default); never flips digits unless asked")
     p.add_argument("--blur", action="store_true", help="Gaussian 3x3 blur on half the training batches")
     p.add_argument("--patience", type=int, default=3, help="EarlyStopping / ReduceLROnPlateau patience")

@@ -73,6 +73,7 @@ def to_markdown(report: dict) -> str:
         b = report["baseline"]
         lines += ["", f"## Against baseline ({b['compared']} configurations, limit {b['max_regression_pct']}%)", ""]
         lines += [f"- REGRESSION {x}" for x in b["regressions"]] or ["- no regressions"]
+        lines += [f"- faster than the band (check the setup): {x}" for x in b.get("faster_than_band", [])]
     lines += [""] + [f"> warning: {w}" for w in report.get("warnings", [])]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -22,7 +22,8 @@ from train.reports import confusion_matrix, plot_confusion, plot_curves, plot_pr
 BLUR_KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 16.0
 AUGMENT_PRESETS = {
     "paper": {"shift": 0.1, "rotate_deg": 8.0, "zoom": 0.2, "flip": False},
-    "flip": {"shift": 0.05, "rotate_deg": 0.0, "zoom": 0.0, "flip": True},
+    # Fashion-MNIST is centred; shifts on top of three dropouts left the CNN underfitting (train < val).
+    "flip": {"shift": 0.0, "rotate_deg": 0.0, "zoom": 0.0, "flip": True},
     "none": {"shift": 0.0, "rotate_deg": 0.0, "zoom": 0.0, "flip": False},
 }
 DEFAULT_AUGMENT = {"mnist": "paper", "fashion": "flip"}
