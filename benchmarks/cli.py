@@ -24,8 +24,7 @@ Each configuration runs in its own process: load, first inference, --warmup unti
 timed invokes (or --min-seconds); mean, std, min, p50, p90, p99, max, throughput at --batch, peak RSS,
 size, accuracy and top-1 agreement with fp32 on the bundle's evaluation sample (or --dataset NPZ with
 x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
-Calibration sweeps: edge-bench calibrate --help.
-Not yet here (tracked in the edge-bench issue): pipeline mode (capture -> Haar -> classify -> draw).
+Calibration sweeps: edge-bench calibrate --help. The whole kiosk loop, per stage: edge-bench pipeline --help.
 
 exit codes: 0 ok, 1 error, 2 usage, 3 regression against --baseline."""
 
@@ -104,6 +103,19 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
     return status
 
 
+def _deliver(result: dict, markdown: str, stem: str, out: Path | None, as_json: bool) -> int:
+    """The subcommands' shared ending: files under --out, then JSON or Markdown on stdout."""
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / f"{stem}.md").write_text(markdown)
+    if as_json:
+        emit_json(result)
+    else:
+        print(markdown, end="")
+    return 0
+
+
 def calibrate_parser() -> argparse.ArgumentParser:
     from benchmarks.calibrate import GRANULARITY, METHODS
 
@@ -136,19 +148,63 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     result = sweep(args.bundle, tuple(args.methods), tuple(args.sizes), tuple(args.granularity), tuple(args.runtimes),
                    args.limit_eval or None, args.runs, args.onnx_target, progress=progress)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "calibrate.json").write_text(json.dumps(result, indent=2) + "\n")
-        (args.out / "calibrate.md").write_text(to_markdown(result))
-    if args.json:
-        emit_json(result)
-    else:
-        print(to_markdown(result), end="")
-    return 0
+    return _deliver(result, to_markdown(result), "calibrate", args.out, args.json)
+
+
+def pipeline_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench pipeline", description="Time the whole loop a kiosk runs: "
+                                "capture -> face detection -> crop/preprocess -> classify -> draw, per stage, and "
+                                "the cost per number of faces.", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="examples:\n  edge-train fetch media && edge-bench pipeline --source sample\n"
+                                "  edge-bench pipeline --source camera --max-frames 600 --out reports/pipe")
+    p.add_argument("--source", default="sample", help="video file, folder of images, camera[:N], or sample "
+                   "(OpenCV's Megamind.avi face clip, fetched by `edge-train fetch media`)")
+    p.add_argument("--bundle", help="classifier bundle (default: the built-in mask bundle when installed, else "
+                   "fashion, reported as timing-only)")
+    p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--detector", default="haar", help="face detector (default haar)")
+    p.add_argument("--min-face", type=int, default=60, help="smallest face in pixels of the original frame")
+    p.add_argument("--detect-width", type=int, default=320, help="downscale frames to this width to detect (0: off)")
+    p.add_argument("--max-frames", type=int, default=300)
+    p.add_argument("--faces", nargs="+", type=int, default=[0, 1, 4, 8], help="face counts for the cost table")
+    p.add_argument("--runs", type=int, default=30, help="repetitions per face count")
+    p.add_argument("--out", type=Path, help="write pipeline.json and pipeline.md here")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return p
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from benchmarks.fingerprint import fingerprint
+    from benchmarks.pipeline import (
+        cost_per_faces,
+        default_bundle,
+        describe_classifier,
+        first_face,
+        run_pipeline,
+        to_markdown,
+    )
+    from edge.classifier import Classifier
+    from edge.detectors import HaarConfig, open_detector
+
+    clf = Classifier(args.bundle or default_bundle(), fmt=args.fmt, threads=args.threads)
+    options = {"config": HaarConfig(min_face_px=args.min_face, detect_width=args.detect_width or None)} \
+        if args.detector == "haar" else {}
+    detector = open_detector(args.detector, **options)
+    run = run_pipeline(args.source, clf, detector, args.max_frames)
+    result = {"schema": 1, "tool": "edge-bench pipeline", "classifier": describe_classifier(clf),
+              "detector": f"{args.detector} (min face {args.min_face} px, detect width {args.detect_width or 'full'})",
+              "device": fingerprint(), **run,
+              "cost_per_faces": cost_per_faces(first_face(args.source, detector), clf,
+                                               run["stages"]["detect"]["p50_ms"], tuple(args.faces), args.runs)}
+    return _deliver(result, to_markdown(result), "pipeline", args.out, args.json)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pipeline"]:
+        pipe_args = pipeline_parser().parse_args(argv[1:])
+        return run_cli("edge-bench", lambda: _pipeline(pipe_args))
     if argv[:1] == ["calibrate"]:
         cal_args = calibrate_parser().parse_args(argv[1:])
         return run_cli("edge-bench", lambda: _calibrate(cal_args))

