@@ -158,3 +158,27 @@ def test_calibrate_sweep_covers_every_combination():
     for r in result["rows"]:
         assert r["calibration_size"] == 20 and 0 < r["accuracy"] <= 1 and r["p50_ms"] > 0 and r["sqnr_db"] > 10
     assert result["eval_samples"] == 100 and result["best"] in result["rows"]
+
+
+def test_batch_throughput_and_external_dataset(tmp_path):
+    import numpy as np
+
+    with np.load(resolve("digits") / "eval_sample.npz") as d:
+        np.savez(tmp_path / "eval.npz", x=d["x"][:64], y=d["y"][:64])
+    proc = run_cli("edge-bench", "digits", *FAST, "--xnnpack-only", "--formats", "tflite-int8", "onnx-int8",
+                   "--batch", "8", "--dataset", str(tmp_path / "eval.npz"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    ok = [r for r in json.loads(proc.stdout)["rows"] if r["status"] == "ok"]
+    assert len(ok) == 2
+    for r in ok:
+        assert r["eval_samples"] == 64 and r["throughput_ips"] > 0
+
+
+def test_fingerprint_warns_about_governor_and_throttling():
+    from benchmarks.fingerprint import fingerprint, warnings
+
+    info = fingerprint()
+    assert info["cores"] >= 1 and info["cpu_model"] and info["python"]
+    w = warnings({"governor": "ondemand"}, {"throttled": "throttled=0x0"}, {"throttled": "throttled=0x50005"})
+    assert any("'ondemand'" in x for x in w) and any("after the run" in x for x in w)
+    assert warnings({"governor": "performance"}, {"throttled": "throttled=0x0"}, None) == []
