@@ -62,12 +62,11 @@ def _eval_data(bundle, dataset: str | None):
 
 
 def _open(cfg: BenchConfig, path: Path):
-    """A (backend-like object, timed call factory) pair."""
+    """The loaded model: a Keras model or an edge backend."""
     if cfg.backend == "keras":
         import keras
 
-        model = keras.models.load_model(path, compile=False)
-        return model, None
+        return keras.models.load_model(path, compile=False)
     from edge.backends import open_backend
 
     options: dict = {}
@@ -82,7 +81,7 @@ def _open(cfg: BenchConfig, path: Path):
             options["delegates"] = [module.load_delegate(lib)]
     else:
         options["provider"] = cfg.provider or "CPUExecutionProvider"
-    return open_backend(cfg.backend, path, cfg.threads, **options), None
+    return open_backend(cfg.backend, path, cfg.threads, **options)
 
 
 def _timed_call(cfg: BenchConfig, runner, x1: np.ndarray):
@@ -117,7 +116,7 @@ def measure(cfg: BenchConfig, settings: dict) -> dict:
     rss_start = _rss_peak()
     path, bundle = _model_file(cfg)
     t0 = time.perf_counter()
-    runner, _ = _open(cfg, path)
+    runner = _open(cfg, path)
     load_ms = (time.perf_counter() - t0) * 1000
     data = _eval_data(bundle, settings.get("dataset"))
     if bundle is not None:

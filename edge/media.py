@@ -49,19 +49,17 @@ def iter_frames(source: str | Path, errors: list[str] | None = None) -> Iterator
                 errors.append(str(exc))
         return
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        cap = cv2.VideoCapture(str(path))
-        if not cap.isOpened():
-            raise SourceError(f"{path}: OpenCV cannot open this video")
+        from edge.sources.opencv import OpenCVSource  # edge.sources imports this module
+
+        video = OpenCVSource(str(path))
+        video.open()
         index = 0
         try:
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
+            while (frame := video.read()) is not None:
                 yield str(path), index, frame
                 index += 1
         finally:
-            cap.release()
+            video.close()
         if index == 0:
             raise SourceError(f"{path}: the video has no readable frames")
         return

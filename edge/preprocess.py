@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -40,10 +42,7 @@ def prepare(image: np.ndarray, spec: Preprocess, layout: str = "NHWC") -> np.nda
     if image.shape[:2] != (h, w):
         interp = cv2.INTER_AREA if image.shape[0] > h or image.shape[1] > w else cv2.INTER_LINEAR
         image = cv2.resize(image, (w, h), interpolation=interp)
-    x = image.astype(np.float32).reshape(h, w, -1) * np.float32(spec.scale)
-    mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
-    if mean.any() or (std != 1).any():
-        x = (x - mean) / std
+    x = _normalise(image.astype(np.float32).reshape(h, w, -1), spec)
     return np.transpose(x, (2, 0, 1)) if layout == "NCHW" else x
 
 
@@ -64,8 +63,19 @@ def dequantize(y: np.ndarray, info: TensorInfo) -> np.ndarray:
 
 def prepare_dataset(x_uint8: np.ndarray, spec: Preprocess, layout: str = "NHWC") -> np.ndarray:
     """A batch already at the model's size (e.g. an evaluation set) -> float input, vectorised."""
-    x = x_uint8.astype(np.float32) * np.float32(spec.scale)
-    mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
-    if mean.any() or (std != 1).any():
-        x = (x - mean) / std
+    x = _normalise(x_uint8.astype(np.float32), spec)
     return np.transpose(x, (0, 3, 1, 2)) if layout == "NCHW" else x
+
+
+@lru_cache(maxsize=16)
+def _mean_std(mean: tuple[float, ...], std: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Built once per manifest, not once per face; None when the normalisation is the identity."""
+    m, s = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+    return None if not m.any() and (s == 1).all() else (m, s)
+
+
+def _normalise(x: np.ndarray, spec: Preprocess) -> np.ndarray:
+    """Float pixels (any leading axes, channels last) -> scaled and, if the manifest says so, standardised."""
+    x *= np.float32(spec.scale)
+    ms = _mean_std(tuple(spec.mean), tuple(spec.std))
+    return x if ms is None else (x - ms[0]) / ms[1]
