@@ -7,12 +7,15 @@ EBIN   := $(EDGE_VENV)/bin
 
 .PHONY: demo test setup data browser lint models samples schema reference clean
 
-## demo: edge runtime only (no TensorFlow) -> classify the sample photos, benchmark the built-in digits model
+## demo: edge runtime only (no TensorFlow) -> classify the sample photos, benchmark the built-in digits model,
+##       then the mask kiosk (headless here; a window where there is a screen) on the built-in sample clip
 demo: $(EBIN)/edge-run
 	$(EBIN)/edge-run --list
 	$(EBIN)/edge-run digits --source edge/samples/digits_paper.jpg
 	$(EBIN)/edge-run fashion --source edge/samples/fashion
 	$(EBIN)/edge-bench digits --runs 200
+	$(EBIN)/edge-train fetch detectors
+	$(EBIN)/edge-kiosk --headless --duration 20
 
 $(EBIN)/edge-run: pyproject.toml
 	$(PYTHON) -m venv $(EDGE_VENV)
@@ -50,6 +53,10 @@ models: setup data
 	$(BIN)/edge-convert runs/digits/bundle --out edge/models/digits --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --max-drop 0.5
 	$(BIN)/edge-train fashion --epochs 25 --batch-size 128 --out runs/fashion
 	$(BIN)/edge-convert runs/fashion/bundle --out edge/models/fashion --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --max-drop 0.5
+	$(BIN)/edge-train masks
+	$(BIN)/edge-train mask --learning-rate 0.001 --epochs 30 --out runs/mask
+	$(BIN)/edge-convert runs/mask/bundle --out edge/models/mask --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --calibration-size 200 --max-drop 1.0
+	$(BIN)/edge-train kiosk-clip --out edge/samples/kiosk_clip.mp4
 
 samples: setup data
 	$(BIN)/edge-train samples --out edge/samples

@@ -157,15 +157,17 @@ def pipeline_parser() -> argparse.ArgumentParser:
                                 "the cost per number of faces.", formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="examples:\n  edge-train fetch media && edge-bench pipeline --source sample\n"
                                 "  edge-bench pipeline --source camera --max-frames 600 --out reports/pipe")
-    p.add_argument("--source", default="sample", help="video file, folder of images, camera[:N], or sample "
-                   "(OpenCV's Megamind.avi face clip, fetched by `edge-train fetch media`)")
+    p.add_argument("--source", default="sample", help="video file, folder of images, camera[:N], sample (the "
+                   "kiosk clip, 640x480, one face) or megamind (OpenCV's face clip, `edge-train fetch media`)")
     p.add_argument("--bundle", help="classifier bundle (default: the built-in mask bundle when installed, else "
                    "fashion, reported as timing-only)")
     p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--detector", default="haar", choices=("haar", "res10", "blazeface"),
-                   help="face detector (default haar, the paper's; res10 and blazeface need `edge-train fetch "
-                        "detectors`)")
+    p.add_argument("--detector", default="blazeface", help="face detector: blazeface (default, tiled as the kiosk "
+                   "runs it), haar (the paper's), res10, or a chain like blazeface+haar; res10 and blazeface need "
+                   "`edge-train fetch detectors`")
+    p.add_argument("--threshold", type=float, default=0.6, help="score threshold for blazeface / res10")
+    p.add_argument("--tile", type=int, default=256, help="blazeface: tile size in pixels (0: whole frame only)")
     p.add_argument("--min-face", type=int, default=60, help="smallest face in pixels of the original frame")
     p.add_argument("--detect-width", type=int, default=320, help="haar: downscale frames to this width to detect "
                    "(0: off)")
@@ -188,23 +190,95 @@ def _pipeline(args: argparse.Namespace) -> int:
         to_markdown,
     )
     from edge.classifier import Classifier
-    from edge.detectors import BlazeFaceConfig, HaarConfig, Res10Config, open_detector
+    from edge.detectors import HaarConfig, open_detector
 
     clf = Classifier(args.bundle or default_bundle(), fmt=args.fmt, threads=args.threads)
-    configs = {"haar": HaarConfig(min_face_px=args.min_face, detect_width=args.detect_width or None),
-               "res10": Res10Config(min_face_px=args.min_face), "blazeface": BlazeFaceConfig(min_face_px=args.min_face)}
-    detector = open_detector(args.detector, **({"config": configs[args.detector]} if args.detector in configs else {}))
+    haar = HaarConfig(min_face_px=args.min_face, detect_width=args.detect_width or None)
+    detector = open_detector(args.detector, min_face_px=args.min_face, threshold=args.threshold, tile_px=args.tile,
+                             config=haar if args.detector == "haar" else None)
     run = run_pipeline(args.source, clf, detector, args.max_frames)
     result = {"schema": 1, "tool": "edge-bench pipeline", "classifier": describe_classifier(clf),
-              "detector": f"{args.detector} (min face {args.min_face} px, detect width {args.detect_width or 'full'})",
+              "detector": f"{args.detector} (min face {args.min_face} px, threshold {args.threshold}, tile "
+                          f"{args.tile or 'off'}, haar detect width {args.detect_width or 'full'})",
               "device": fingerprint(), **run,
               "cost_per_faces": cost_per_faces(first_face(args.source, detector), clf,
                                                run["stages"]["detect"]["p50_ms"], tuple(args.faces), args.runs)}
     return _deliver(result, to_markdown(result), "pipeline", args.out, args.json)
 
 
+def recall_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench recall", description="Face-detection recall on masked and "
+                                "unmasked faces (the same frames with and without painted masks), per detector and "
+                                "face size. Bars for faces >= 60 px: masked >= 0.9 and within 10 points of unmasked.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example:\n  edge-train masks && edge-bench recall --out reports/recall")
+    p.add_argument("--frames", type=Path, help="detection set from `edge-train masks` (default: in the cache)")
+    p.add_argument("--detectors", nargs="+", default=["haar", "res10", "blazeface:0:0.5", "blazeface:256:0.5",
+                                                      "blazeface:256:0.6"],
+                   help="NAME or blazeface:TILE:THRESHOLD (TILE 0 = whole frame)")
+    p.add_argument("--check", action="store_true", help="exit 3 unless the last detector listed meets the bars")
+    p.add_argument("--out", type=Path, help="write recall.json and recall.md here")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def _recall(args: argparse.Namespace) -> int:
+    from benchmarks.fingerprint import fingerprint
+    from benchmarks.recall import check_bars, markdown, measure
+    from edge.cache import cache_dir
+
+    root = args.frames or cache_dir() / "detection-frames"
+    rows = []
+    for spec in args.detectors:
+        name, *rest = spec.split(":")
+        options = {"tile_px": int(rest[0])} if rest else {}
+        if len(rest) > 1:
+            options["threshold"] = float(rest[1])
+        row = measure(name, root, **options)
+        row["detector"] = spec
+        rows.append(row)
+        print(f"{spec}: masked {row['masked_recall']}, unmasked {row['unmasked_recall']}", file=sys.stderr)
+    problems = check_bars(rows[-1])
+    result = {"schema": 1, "tool": "edge-bench recall", "frames": str(root), "rows": rows, "bars": problems or "met",
+              "device": fingerprint()}
+    _deliver(result, markdown(rows), "recall", args.out, args.json)
+    for problem in problems:
+        print(f"edge-bench: bar: {problem}", file=sys.stderr)
+    return EXIT_GATE if args.check and problems else 0
+
+
+def soak_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench soak", description="Run the kiosk loop headless on the looped "
+                                "sample clip for minutes, with a camera that drops every N frames; report memory "
+                                "growth and reconnects.", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example:\n  edge-bench soak --minutes 10 --drop-every 500 --out reports/soak")
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--drop-every", type=int, default=500, help="frames between injected camera drops (0: none)")
+    p.add_argument("--max-growth-mb", type=float, default=10.0, help="exit 3 when RSS grows more than this")
+    p.add_argument("--out", type=Path, help="write soak.json and soak.md here")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from benchmarks.soak import run_soak
+
+    r = run_soak(args.minutes * 60, args.drop_every)
+    md = (f"| minutes | frames | FPS | drops injected | reconnects | RSS first MB | RSS last MB | growth MB |\n"
+          f"|---|---|---|---|---|---|---|---|\n| {args.minutes} | {r['frames']} | {r['fps']} | {r['drops_injected']} | "
+          f"{r['camera_reconnects']} | {r['rss_mb_first']} | {r['rss_mb_last']} | {r['rss_growth_mb']} |\n")
+    _deliver({"schema": 1, "tool": "edge-bench soak", **r}, md, "soak", args.out, args.json)
+    bad = not r["survived"] or (r["rss_growth_mb"] is not None and r["rss_growth_mb"] > args.max_growth_mb)
+    return EXIT_GATE if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    subcommands = {"recall": (recall_parser, _recall), "soak": (soak_parser, _soak)}
+    if argv[:1] and argv[0] in subcommands:
+        parser, handler = subcommands[argv[0]]
+        sub_args = parser().parse_args(argv[1:])
+        return run_cli("edge-bench", lambda: handler(sub_args))
     if argv[:1] == ["pipeline"]:
         pipe_args = pipeline_parser().parse_args(argv[1:])
         return run_cli("edge-bench", lambda: _pipeline(pipe_args))

@@ -26,7 +26,14 @@ FACE_TASKS = ("mask", "pain")
 
 
 def resolve_source(source: str) -> str:
+    """`sample`: the kiosk clip shipped in edge/samples (640x480, one face); `megamind`: OpenCV's face clip."""
     if source == "sample":
+        from edge.kiosk.app import SAMPLE_CLIP
+
+        if SAMPLE_CLIP.is_file():
+            return str(SAMPLE_CLIP)
+        source = "megamind"
+    if source == "megamind":
         video = sample_media()["video"]
         if not video.is_file():
             raise SourceError("the sample clip is not fetched yet: run `edge-train fetch media`")

@@ -15,7 +15,7 @@ from edge.bundle import MANIFEST_NAME, Bundle, describe_file, load_bundle, write
 from edge.errors import EdgeSightError
 from edge.preprocess import prepare_dataset
 
-DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion"}
+DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion", "mask": "mask"}
 DEFAULT_FORMATS = ("tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx-fp32", "onnx-int8")
 
 

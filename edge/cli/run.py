@@ -11,6 +11,9 @@ EPILOG = """examples:
   edge-run digits --source photo.jpg            # finds each digit on paper or a screen, left to right
   edge-run fashion --source shirt.png --json    # one JSON object per result line
   edge-run path/to/bundle --source clips/ --format onnx-int8
+  edge-run mask --source clip.mp4 --json        # faces found, each classified WithMask / WithoutMask
+  edge-run mask --source photos/ --detector haar  # the paper's Haar cascade instead of tiled BlazeFace
+  edge-run kiosk                                # the kiosk app on its built-in sample clip (see edge-run kiosk -h)
   edge-run --list                               # the built-in bundles
 
 JSON lines: {"source": str, "frame": int, "box": [x, y, w, h] | null, "label": str, "score": float,
@@ -28,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="inference threads (default 1)")
     p.add_argument("--whole-image", action="store_true", help="digits: classify the whole image, do not "
                    "search for digits")
+    p.add_argument("--detector", default="blazeface", help="mask bundles: face detector, blazeface (default, "
+                   "tiled), haar (the paper's), res10, or a fallback chain such as blazeface+haar")
+    p.add_argument("--min-face", type=int, default=60, help="mask bundles: smallest face side in pixels (default 60)")
     p.add_argument("--list", action="store_true", help="list the built-in bundles and exit")
     p.add_argument("--json", action="store_true", help="one JSON object per result line")
     return p
@@ -56,10 +62,17 @@ def _body(args: argparse.Namespace) -> int:
     from edge.recognize import recognize
 
     clf = Classifier(args.bundle, fmt=args.fmt, threads=args.threads)
+    faces = None
+    if clf.bundle.manifest.task == "mask":
+        from edge.recognize import mask_faces
+
+        faces = mask_faces(clf, args.detector, args.min_face)
     problems: list[str] = []
     for source, frame, image in iter_frames(args.source, errors=problems):
         found = False
-        for result in recognize(clf, source, frame, image, whole_image=args.whole_image):
+        results = faces(source, frame, image) if faces else recognize(clf, source, frame, image,
+                                                                      whole_image=args.whole_image)
+        for result in results:
             found = True
             if args.json:
                 emit_json(result.to_dict())
@@ -68,13 +81,18 @@ def _body(args: argparse.Namespace) -> int:
                 print(f"{source} frame={frame}{box} label={result.label} score={result.score:.3f} "
                       f"({result.latency_ms:.2f} ms, {clf.format})")
         if not found and not args.json:
-            print(f"{source} frame={frame}: no digit found", file=sys.stderr)
+            print(f"{source} frame={frame}: no {'face' if faces else 'digit'} found", file=sys.stderr)
     for problem in problems:
         error("edge-run", problem)
     return EXIT_ERROR if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["kiosk"]:
+        from edge.cli.kiosk import main as kiosk_main
+
+        return kiosk_main(argv[1:])
     args = build_parser().parse_args(argv)
     return run_cli("edge-run", lambda: _body(args))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -38,14 +40,32 @@ class OpenCVSource:
 
 
 class LoopSource(OpenCVSource):
-    """A video file played forever: the demo and soak source."""
+    """A video file played forever: the demo and soak source.
 
-    def __init__(self, path: str) -> None:
+    With `realtime`, frames come at the file's own frame rate, like a camera: the kiosk's
+    newest-frame capture then drops frames exactly as it would on a live feed.
+    """
+
+    def __init__(self, path: str, realtime: bool = False) -> None:
         super().__init__(path)
         self.name = f"loop:{path}"
         self.loops = 0
+        self.realtime = realtime
+        self._next = 0.0
+        self._period = 0.0
+
+    def open(self) -> None:
+        super().open()
+        fps = self._cap.get(cv2.CAP_PROP_FPS) if self._cap is not None else 0
+        self._period = 1.0 / fps if self.realtime and 1 <= fps <= 240 else 0.0
+        self._next = time.monotonic()
 
     def read(self) -> np.ndarray | None:
+        if self._period:
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self._next = max(self._next + self._period, time.monotonic() - self._period)
         frame = super().read()
         if frame is None and self._cap is not None:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)

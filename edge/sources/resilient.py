@@ -85,8 +85,10 @@ class LatestFrame:
         self._thread = threading.Thread(target=self._run, name=f"capture-{source.name}", daemon=True)
         self.finished = False
 
-    def start(self) -> LatestFrame:
-        self.source.open()
+    def start(self, open_source: bool = True) -> LatestFrame:
+        """Start capturing; `open_source=False` when the caller already opened it."""
+        if open_source:
+            self.source.open()
         self._thread.start()
         return self
 

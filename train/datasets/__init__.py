@@ -6,9 +6,11 @@ from pathlib import Path
 
 from train.datasets.base import Dataset, cache_dir, stratified_sample, stratified_split
 from train.datasets.folders import load_image_folder
+from train.datasets.masks import load_mask
 from train.datasets.mnist import load_fashion, load_mnist
 
-LOADERS = {"mnist": load_mnist, "digits": load_mnist, "fashion": load_fashion, "fashion-mnist": load_fashion}
+LOADERS = {"mnist": load_mnist, "digits": load_mnist, "fashion": load_fashion, "fashion-mnist": load_fashion,
+           "mask": load_mask}
 
 
 def load_dataset(name: str, source: str = "auto", path: str | Path | None = None, seed: int = 42) -> Dataset:

@@ -21,15 +21,21 @@ class Dataset:
     y_test: np.ndarray
     source: str  # where the pixels came from
     split: str  # how train/test were formed, said in every report
+    x_val: np.ndarray | None = None  # a fixed validation split (e.g. Kaggle's Validation/ folder), if any
+    y_val: np.ndarray | None = None
 
     def subset(self, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> Dataset:
         """A stratified-enough random subset, for tests and quick runs."""
         rng = np.random.default_rng(seed)
         tr = np.arange(len(self.y_train)) if n_train is None else rng.permutation(len(self.y_train))[:n_train]
         te = np.arange(len(self.y_test)) if n_test is None else rng.permutation(len(self.y_test))[:n_test]
+        val = {}
+        if self.y_val is not None:
+            vi = np.arange(len(self.y_val)) if n_test is None else rng.permutation(len(self.y_val))[:n_test]
+            val = {"x_val": self.x_val[vi], "y_val": self.y_val[vi]}
         return Dataset(
             self.name, self.labels, self.x_train[tr], self.y_train[tr], self.x_test[te], self.y_test[te],
-            self.source, f"{self.split}; subset {len(tr)}/{len(te)} seed {seed}",
+            self.source, f"{self.split}; subset {len(tr)}/{len(te)} seed {seed}", **val,
         )
 
 

@@ -1,4 +1,4 @@
-"""Any image folder as a dataset: `class_name/*.png|jpg`, optionally under Train/ and Test/."""
+"""Any image folder as a dataset: `class_name/*.png|jpg`, optionally under Train/, Validation/ and Test/."""
 
 from __future__ import annotations
 
@@ -52,6 +52,11 @@ def load_image_folder(root: str | Path, size: tuple[int, int], color: str = "rgb
         labels, xtr, ytr = _read_classes(train_dir, None, size, color)
         _, xte, yte = _read_classes(test_dir, labels, size, color)
         split = f"folders {train_dir.name}/ and {test_dir.name}/"
+        val_dir = _split_dir(root, "validation", "val", "valid")
+        if val_dir:
+            _, xval, yval = _read_classes(val_dir, labels, size, color)
+            split = f"folders {train_dir.name}/, {val_dir.name}/ and {test_dir.name}/"
+            return Dataset(name or root.name, labels, xtr, ytr, xte, yte, str(root), split, xval, yval)
     else:
         labels, x, y = _read_classes(root, None, size, color)
         tr, te = stratified_split(y, test_fraction, seed)

@@ -8,7 +8,6 @@ not a digit.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -127,19 +126,13 @@ def train_digits(cfg: DigitsConfig, dataset: Dataset | None = None) -> dict:
         model = MODELS[cfg.model](tuple(data.x_train.shape[1:]), n_classes)
         model.compile(optimizer=keras.optimizers.RMSprop(cfg.learning_rate, rho=0.9, epsilon=1e-8),
                       loss="categorical_crossentropy", metrics=["accuracy"])
-    callbacks = [
-        keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=cfg.patience, factor=0.5, min_lr=1e-4,
-                                          verbose=1),
-        # The paper's equal patiences stop training in the very epoch the LR drops; give the lower LR 2 epochs.
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience + 2, restore_best_weights=True,
-                                      verbose=1),
-        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", save_best_only=True),
-        keras.callbacks.TensorBoard(log_dir=str(out / "logs")),
-        keras.callbacks.CSVLogger(str(out / "history.csv")),
-    ]
-    started = time.time()
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=cfg.verbose)
-    train_seconds = time.time() - started
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=cfg.patience, factor=0.5,
+                                                  min_lr=1e-4, verbose=1)
+    # The paper's equal patiences stop training in the very epoch the LR drops; give the lower LR 2 epochs.
+    stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience + 2,
+                                            restore_best_weights=True, verbose=1)
+    hist, train_seconds = bundle_writer.fit_with_logs(model, train_ds, val_ds, cfg.epochs, out, "val_accuracy",
+                                                      [reduce_lr, stopper], cfg.verbose)
 
     probs = model.predict(data.x_test.astype(np.float32) / 255.0, batch_size=256, verbose=0)
     pred = probs.argmax(axis=1)

@@ -1,0 +1,110 @@
+"""The kiosk loop: newest camera frame -> mask pipeline -> outputs and screen, until stopped.
+
+It must run for weeks: the capture thread keeps only the newest frame, a dropped camera is
+reopened with back-off while the screen says so, and SIGTERM (systemd stop) ends the loop cleanly
+so the event log is closed and the LEDs are switched off.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from edge.classifier import Classifier
+from edge.detectors import open_detector
+from edge.kiosk.config import KioskConfig
+from edge.kiosk.display import draw, open_preview
+from edge.mask_pipeline import MaskPipeline
+from edge.outputs import build_outputs
+from edge.outputs.base import KioskStats, Output
+from edge.platform import detect as detect_platform
+from edge.sources import FrameSource, LatestFrame, LoopSource, open_source, parse_source
+from edge.tracker import TrackerConfig
+
+log = logging.getLogger(__name__)
+SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "samples" / "kiosk_clip.mp4"
+
+
+def resolve_source(spec: str, realtime: bool = True) -> FrameSource:
+    """`loop:sample` is the built-in clip; loops and files play at their own frame rate when `realtime`."""
+    if spec in ("sample", "loop:sample"):
+        if not SAMPLE_CLIP.is_file():
+            raise FileNotFoundError(f"{SAMPLE_CLIP} missing: run `edge-train kiosk-clip`")
+        spec = f"loop:{SAMPLE_CLIP}"
+    if spec.startswith("loop:"):
+        source = LoopSource(spec[5:], realtime=realtime)
+        source.open()
+        return source
+    parse_source(spec)  # fail early with a clear message on a typo
+    return open_source(spec)
+
+
+def build_pipeline(cfg: KioskConfig) -> MaskPipeline:
+    d = cfg.detector
+    detector = open_detector(d.name, min_face_px=d.min_face_px, threshold=d.threshold, tile_px=d.tile_px)
+    clf = Classifier(cfg.bundle, fmt=cfg.format, threads=cfg.threads)
+    tracker = TrackerConfig(**cfg.tracker.model_dump())
+    return MaskPipeline(clf, detector, detect_every=d.detect_every, tracker=tracker)
+
+
+def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float | None = None,
+              source: FrameSource | None = None, outputs: list[Output] | None = None,
+              stop: threading.Event | None = None, stats: KioskStats | None = None) -> dict:
+    """Run until q/Esc, SIGTERM/SIGINT, `stop`, max_frames or duration_s; return a summary."""
+    stop = stop or threading.Event()
+    stats = stats or KioskStats()
+    pipeline = build_pipeline(cfg)
+    given = source is not None  # a caller's source is opened by the capture thread's start
+    source = source or resolve_source(cfg.source, cfg.realtime)
+    outs = outputs if outputs is not None else build_outputs(cfg.outputs, stats)
+    info = detect_platform()
+    preview = open_preview(cfg.display.mode, cfg.display.fullscreen, info.has_display)
+    capture = LatestFrame(source)
+    capture.start(open_source=given)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    started, result = time.monotonic(), None
+    try:
+        while not stop.is_set():
+            if max_frames is not None and stats.frames >= max_frames:
+                break
+            if duration_s is not None and time.monotonic() - started >= duration_s:
+                break
+            got = capture.get(timeout=0.5)
+            status = getattr(source, "status", "ok")
+            stats.camera_status = status if got is None else "ok"
+            stats.camera_reconnects = getattr(source, "reconnects", 0)
+            if got is None:
+                if capture.finished:
+                    break
+                if not preview.show(draw(None, None, stats.camera_status)):
+                    break
+                continue
+            _, frame = got
+            result = pipeline.process(frame)
+            stats.record(result)
+            for out in outs:
+                out.handle(result, frame)
+            fps = stats.fps() if cfg.display.show_fps else None
+            if not preview.show(draw(frame, result, "ok", fps)):
+                break
+    finally:
+        capture.stop()
+        for out in outs:
+            out.close()
+        preview.close()
+        pipeline.classifier.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    elapsed = time.monotonic() - started
+    return {"frames": stats.frames, "faces": stats.faces, "people": dict(stats.people),
+            "seconds": round(elapsed, 2), "fps": round(stats.frames / elapsed, 2) if elapsed else 0.0,
+            "latency_ms": {k: round(v, 3) for k, v in stats.latency_quantiles().items()},
+            "dropped_frames": capture.dropped, "camera_reconnects": stats.camera_reconnects,
+            "detector": pipeline.detector.name, "model": pipeline.classifier.format,
+            "platform": info.board}

@@ -1,0 +1,92 @@
+"""A tiny IoU tracker: each face keeps an id while it stays in view, its verdict smoothed over N frames.
+
+Why: a per-frame verdict flickers (one blurred frame flips it) and a per-frame count counts a
+person thirty times a second. Greedy IoU matching is enough at a kiosk door, where faces are few
+and move little between frames; a track is counted once, when its smoothed verdict first settles.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.geometry import BBox
+
+
+@dataclass
+class Track:
+    id: int
+    box: BBox
+    history: deque = field(default_factory=deque)  # per-frame class probabilities
+    age: int = 0  # frames since the track started
+    missed: int = 0  # consecutive frames without a matching detection
+    counted: bool = False
+
+    def smoothed(self) -> np.ndarray | None:
+        return np.mean(np.stack(self.history), axis=0) if self.history else None
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    iou_match: float = 0.3
+    max_missed: int = 10  # frames a track survives unseen (detector misses, every-k detection)
+    smooth_frames: int = 8
+    settle_frames: int = 3  # votes needed before a verdict is shown and counted
+
+
+def match(tracks: list[BBox], detections: list[BBox], threshold: float) -> list[tuple[int, int]]:
+    """Greedy pairs (track index, detection index) by descending IoU above the threshold."""
+    pairs = sorted(((t.iou(d), i, j) for i, t in enumerate(tracks) for j, d in enumerate(detections)),
+                   reverse=True)
+    used_t, used_d, out = set(), set(), []
+    for iou, i, j in pairs:
+        if iou < threshold:
+            break
+        if i not in used_t and j not in used_d:
+            used_t.add(i)
+            used_d.add(j)
+            out.append((i, j))
+    return out
+
+
+class IoUTracker:
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, detections: list[BBox]) -> list[Track | None]:
+        """Assign detections to tracks (new ids for the unmatched); the track of each detection, in order."""
+        cfg = self.config
+        pairs = match([t.box for t in self.tracks], detections, cfg.iou_match)
+        owner: list[Track | None] = [None] * len(detections)
+        matched = set()
+        for ti, di in pairs:
+            track = self.tracks[ti]
+            track.box, track.missed = detections[di], 0
+            owner[di] = track
+            matched.add(ti)
+        for i, track in enumerate(self.tracks):
+            track.age += 1
+            if i not in matched:
+                track.missed += 1
+        self.tracks = [t for t in self.tracks if t.missed <= cfg.max_missed]
+        for di, det in enumerate(detections):
+            if owner[di] is None:
+                track = Track(self._next_id, det, deque(maxlen=cfg.smooth_frames))
+                self._next_id += 1
+                self.tracks.append(track)
+                owner[di] = track
+        return owner
+
+    def vote(self, track: Track, probs: np.ndarray) -> None:
+        track.history.append(np.asarray(probs, dtype=np.float32))
+
+    def settled(self, track: Track) -> bool:
+        return len(track.history) >= self.config.settle_frames
+
+    @property
+    def visible(self) -> list[Track]:
+        return [t for t in self.tracks if t.missed == 0]

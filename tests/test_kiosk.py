@@ -1,0 +1,120 @@
+"""The mask pipeline and kiosk on the built-in mask bundle and the shipped sample clip (real TFLite, OpenCV)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from edge.kiosk.app import SAMPLE_CLIP
+from tests.conftest import clip_frames, error_lines, run_cli
+
+
+@pytest.fixture(scope="module", autouse=True)
+def detectors():
+    from train.datasets.fetch import fetch_detectors
+
+    fetch_detectors()
+
+
+def first_frames(n: int) -> list[np.ndarray]:
+    return clip_frames(SAMPLE_CLIP, n)
+
+
+def test_mask_bundle_says_it_was_trained_on_synthetic_masks_and_reports_per_class():
+    from edge.bundle import load_bundle
+
+    m = load_bundle("mask").manifest
+    assert m.task == "mask" and m.labels == ["WithMask", "WithoutMask"] and m.input.shape == [128, 128, 3]
+    assert "SYNTHETIC" in (m.provenance.notes or "")
+    keras_acc = m.file("keras").metrics.accuracy
+    for fmt in ("tflite-int8", "onnx-int8", "keras"):
+        metrics = m.file(fmt).metrics
+        assert set(metrics.per_class_accuracy) == {"WithMask", "WithoutMask"}
+        assert abs(metrics.accuracy - keras_acc) <= 0.01  # the issue's bar: int8 within 1 point of fp32
+
+
+def test_pipeline_tracks_one_person_and_smooths_the_verdict():
+    from edge.classifier import Classifier
+    from edge.detectors import open_detector
+    from edge.mask_pipeline import MaskPipeline
+
+    pipe = MaskPipeline(Classifier("mask"), open_detector("blazeface", min_face_px=60, tile_px=256, threshold=0.6))
+    results = [pipe.process(f) for f in first_frames(54)[14:40]]  # the first visitor, standing at the door
+    faces = [f for r in results for f in r.faces]
+    assert len(faces) >= 20
+    main_track = max({f.track_id for f in faces}, key=lambda t: sum(f.track_id == t for f in faces))
+    mine = [f for f in faces if f.track_id == main_track]
+    assert sum(f.first_settled for f in mine) == 1  # counted once
+    assert mine[0].smoothed_label is None and mine[-1].smoothed_label in ("WithMask", "WithoutMask")
+    assert all(r.timings_ms["classify_ms"] >= 0 for r in results)
+
+
+def test_detect_every_k_frames_tracks_in_between():
+    from edge.classifier import Classifier
+    from edge.detectors import open_detector
+    from edge.mask_pipeline import MaskPipeline
+
+    pipe = MaskPipeline(Classifier("mask"), open_detector("blazeface", tile_px=256, threshold=0.6), detect_every=3)
+    results = [pipe.process(f) for f in first_frames(40)[20:32]]
+    assert [r.detected for r in results] == [True, False, False] * 4
+    assert all(r.faces for r in results[1:3])  # tracked boxes are classified on the frames not detected
+
+
+def test_edge_run_mask_prints_one_json_line_per_face():
+    proc = run_cli("edge-run", "mask", "--source", str(SAMPLE_CLIP), "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert len(lines) > 100
+    assert set(lines[0]) == {"source", "frame", "box", "label", "score", "latency_ms"}
+    assert {x["label"] for x in lines} == {"WithMask", "WithoutMask"}
+    haar = run_cli("edge-run", "mask", "--source", str(SAMPLE_CLIP), "--json", "--detector", "haar")
+    assert haar.returncode == 0 and haar.stdout
+
+
+def test_kiosk_headless_run_logs_people_to_sqlite_and_json(tmp_path):
+    cfg = tmp_path / "kiosk.yaml"
+    db = tmp_path / "ev.db"
+    cfg.write_text(f"realtime: false\ndisplay: {{mode: headless}}\noutputs:\n  sqlite: {{path: {db}}}\n")
+    proc = run_cli("edge-kiosk", "--config", str(cfg), "--max-frames", "60", "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    summary = lines[-1]["summary"]
+    assert summary["frames"] == 60 and summary["detector"] == "blazeface" and summary["model"] == "tflite-int8"
+    people = [x for x in lines[:-1] if x.get("event") == "person"]
+    rows = sqlite3.connect(db).execute("SELECT verdict FROM events").fetchall()
+    assert len(rows) == len(people) == sum(summary["people"].values()) >= 1
+
+
+def test_kiosk_validate_config_reports_the_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source: camera:0\noutputs:\n  gpio:\n    enabled: true\n    led: 5\n")
+    proc = run_cli("edge-kiosk", "--config", str(bad), "--validate-config")
+    assert proc.returncode == 1
+    assert error_lines(proc, "edge-kiosk") == [f"edge-kiosk: error: {bad}:5: outputs.gpio.led: unknown key"]
+    good = run_cli("edge-kiosk", "--validate-config")
+    assert good.returncode == 0 and "valid" in good.stdout
+    printed = run_cli("edge-run", "kiosk", "--print-config")
+    assert "detector:" in printed.stdout
+
+
+def test_kiosk_survives_a_camera_that_drops_and_says_so(tmp_path):
+    from benchmarks.soak import DroppingSource
+    from edge.kiosk.app import run_kiosk
+    from edge.kiosk.config import KioskConfig
+    from edge.kiosk.display import banner_text
+    from edge.outputs.base import KioskStats
+    from edge.sources import LoopSource, ReconnectingSource
+
+    cfg = KioskConfig.model_validate({"realtime": False, "display": {"mode": "headless"},
+                                      "outputs": {"jsonl": {"enabled": False}, "sqlite": {"enabled": False}}})
+    dropping = DroppingSource(LoopSource(str(SAMPLE_CLIP)), drop_every=40)
+    source = ReconnectingSource(dropping, first_backoff=0.05, max_backoff=0.1)
+    stats = KioskStats()
+    summary = run_kiosk(cfg, max_frames=150, source=source, stats=stats, stop=threading.Event())
+    assert summary["frames"] == 150
+    assert dropping.drops >= 3 and source.reconnects >= dropping.drops - 1
+    assert banner_text(None, "unavailable: no frame")[0].startswith("Camera unavailable")

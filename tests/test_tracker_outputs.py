@@ -1,0 +1,142 @@
+"""Tracker, kiosk outputs (real SQLite, real HTTP, gpiozero's mock pins) and the kiosk config."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from edge.geometry import BBox
+from edge.mask_pipeline import FaceVerdict, FrameResult, face_crop
+from edge.tracker import IoUTracker, TrackerConfig, match
+
+
+def verdict(label="WithMask", settled=True, first=False, track=1, box=BBox(10, 10, 80, 80)):
+    return FaceVerdict(box, label, 0.9, track, label if settled else None, 0.9, first)
+
+
+def test_match_pairs_by_best_iou_and_ignores_weak_overlap():
+    tracks = [BBox(0, 0, 100, 100), BBox(300, 0, 100, 100)]
+    dets = [BBox(305, 5, 100, 100), BBox(5, 0, 100, 100), BBox(900, 900, 10, 10)]
+    assert sorted(match(tracks, dets, 0.3)) == [(0, 1), (1, 0)]
+
+
+def test_tracker_keeps_ids_counts_once_and_forgets_after_max_missed():
+    tr = IoUTracker(TrackerConfig(max_missed=2, smooth_frames=4, settle_frames=3))
+    first = tr.update([BBox(100, 100, 80, 80)])[0]
+    for dx in (4, 8, 12):
+        assert tr.update([BBox(100 + dx, 100, 80, 80)])[0].id == first.id
+    for p in ([0.9, 0.1], [0.2, 0.8], [0.8, 0.2]):
+        tr.vote(first, np.array(p))
+    assert tr.settled(first) and first.smoothed().argmax() == 0  # one odd frame does not flip the verdict
+    other = tr.update([BBox(400, 100, 80, 80)])[0]
+    assert other.id != first.id
+    for _ in range(3):
+        tr.update([BBox(400, 100, 80, 80)])
+    assert [t.id for t in tr.tracks] == [other.id]  # the first person left 4 frames ago (> max_missed 2)
+
+
+def test_face_crop_is_square_and_pads_at_the_border():
+    frame = np.arange(480 * 640 * 3, dtype=np.uint32).reshape(480, 640, 3).astype(np.uint8)
+    crop = face_crop(frame, BBox(600, 440, 60, 40), margin=0.15)
+    assert crop.shape[0] == crop.shape[1] == round(60 * 1.3)
+
+
+def test_sqlite_log_writes_one_row_per_person_and_no_pixels_by_default(tmp_path):
+    from edge.outputs.eventlog import SQLiteEventLog
+
+    frame = np.zeros((480, 640, 3), np.uint8)
+    log = SQLiteEventLog(tmp_path / "events.db")
+    log.handle(FrameResult(0, [verdict(first=True), verdict("WithoutMask", first=True, track=2)], True), frame)
+    log.handle(FrameResult(1, [verdict(first=False)], True), frame)  # same person again: not a new row
+    log.close()
+    rows = sqlite3.connect(tmp_path / "events.db").execute(
+        "SELECT track_id, verdict, confidence, face_jpeg FROM events ORDER BY id").fetchall()
+    assert rows == [(1, "WithMask", 0.9, None), (2, "WithoutMask", 0.9, None)]
+    with_faces = SQLiteEventLog(tmp_path / "faces.db", save_faces=True)
+    with_faces.handle(FrameResult(0, [verdict(first=True)], True), frame)
+    blob = with_faces._db.execute("SELECT face_jpeg FROM events").fetchone()[0]
+    assert blob[:2] == b"\xff\xd8"  # a JPEG
+
+
+def test_jsonl_prints_people_not_every_frame_unless_asked():
+    out = io.StringIO()
+    from edge.outputs.jsonl import JsonLinesOutput
+
+    JsonLinesOutput(stream=out).handle(FrameResult(3, [verdict(first=True), verdict(track=2)], True), None)
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert len(lines) == 1
+    assert {"source", "frame", "box", "label", "score", "latency_ms"} <= set(lines[0])
+    assert lines[0]["label"] == "WithMask" and lines[0]["event"] == "person"
+
+
+def test_http_healthz_and_prometheus_metrics_on_localhost():
+    from edge.outputs.base import KioskStats
+    from edge.outputs.http import HttpOutput
+
+    stats = KioskStats()
+    server = HttpOutput(stats, port=0)
+    base = f"http://127.0.0.1:{server.address[1]}"
+    try:
+        assert server.address[0] == "127.0.0.1"
+        with pytest.raises(urllib.error.HTTPError) as err:  # no frame yet: unhealthy
+            urllib.request.urlopen(base + "/healthz", timeout=5)
+        assert err.value.code == 503
+        stats.camera_status = "ok"
+        stats.record(FrameResult(0, [verdict(first=True)], True, {"total_ms": 12.5}))
+        body = json.loads(urllib.request.urlopen(base + "/healthz", timeout=5).read())
+        assert body["status"] == "ok" and body["frames"] == 1
+        metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+        assert 'edgesight_people_total{verdict="WithMask"} 1' in metrics
+        assert "edgesight_frames_total 1" in metrics and 'edgesight_frame_latency_ms{quantile="0.5"} 12.500' in metrics
+    finally:
+        server.close()
+
+
+def test_gpio_lights_buzzer_and_door_on_mock_pins():
+    pytest.importorskip("gpiozero")
+    from gpiozero import Device
+
+    from edge.outputs.gpio import GpioOutput
+
+    now = [100.0]
+    gpio = GpioOutput(green=17, red=27, buzzer=22, relay=23, door_open_s=3, pin_factory="mock", clock=lambda: now[0])
+    try:
+        pin = Device.pin_factory.pin
+        gpio.handle(FrameResult(0, [verdict("WithMask", first=True)], True), None)
+        assert gpio.state == "allow" and pin(17).state and not pin(27).state and pin(23).state
+        now[0] += 1
+        gpio.handle(FrameResult(1, [], True), None)
+        assert gpio.state == "idle" and not pin(17).state and pin(23).state  # the door stays open 3 s
+        now[0] += 3
+        gpio.handle(FrameResult(2, [], True), None)
+        assert not pin(23).state
+        gpio.handle(FrameResult(3, [verdict("WithoutMask", first=True, track=2)], True), None)
+        assert gpio.state == "deny" and pin(27).state and not pin(17).state and not pin(23).state
+        gpio.handle(FrameResult(4, [verdict("WithoutMask", settled=False)], True), None)
+        assert gpio.state == "idle"  # an unsettled face does not switch anything
+    finally:
+        gpio.close()
+
+
+def test_kiosk_config_defaults_and_errors_with_line_numbers(tmp_path):
+    from edge.kiosk.config import ConfigError, load_config
+
+    cfg = load_config()
+    assert cfg.detector.name == "blazeface" and cfg.outputs.http.host == "127.0.0.1"
+    bad = tmp_path / "kiosk.yaml"
+    bad.write_text("source: camera:0\ndetector:\n  name: haar\n  min_face: 40\noutputs:\n  http:\n    port: -1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    text = str(err.value)
+    assert f"{bad}:4: detector.min_face: unknown key" in text
+    assert f"{bad}:7: outputs.http.port" in text
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("source: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml:\d+: not valid YAML"):
+        load_config(broken)

@@ -1,0 +1,21 @@
+"""The seed 004 face-mask CNN ("model_6"): three 3x3 conv blocks, 64 -> 32 -> 16 filters."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def build_model6(input_shape: tuple[int, int, int] = (128, 128, 3), n_classes: int = 2) -> keras.Model:
+    blocks = []
+    for filters in (64, 32, 16):
+        blocks += [layers.Conv2D(filters, 3, activation="relu"), layers.BatchNormalization(),
+                   layers.MaxPooling2D(2), layers.Dropout(0.3)]
+    return keras.Sequential(
+        [keras.Input(shape=input_shape, name="image"), *blocks, layers.Flatten(),
+         layers.Dense(n_classes, activation="softmax", name="probs")],
+        name="mask_model6",
+    )
+
+
+MODELS = {"model6": build_model6}
