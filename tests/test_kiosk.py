@@ -118,3 +118,19 @@ def test_kiosk_survives_a_camera_that_drops_and_says_so(tmp_path):
     assert summary["frames"] == 150
     assert dropping.drops >= 3 and source.reconnects >= dropping.drops - 1
     assert banner_text(None, "unavailable: no frame")[0].startswith("Camera unavailable")
+
+
+def test_kiosk_without_a_camera_keeps_running_and_reports_it():
+    from edge.kiosk.app import run_kiosk
+    from edge.kiosk.config import KioskConfig
+    from edge.outputs.base import KioskStats
+    from edge.outputs.http import health
+    from edge.sources import OpenCVSource, ReconnectingSource
+
+    cfg = KioskConfig.model_validate({"display": {"mode": "headless"},
+                                      "outputs": {"jsonl": {"enabled": False}, "sqlite": {"enabled": False}}})
+    stats = KioskStats()
+    source = ReconnectingSource(OpenCVSource(97), first_backoff=0.05, max_backoff=0.1)  # no /dev/video97 here
+    summary = run_kiosk(cfg, duration_s=1.5, source=source, stats=stats)
+    assert summary["frames"] == 0
+    assert stats.camera_status.startswith("unavailable") and health(stats)[0] == 503

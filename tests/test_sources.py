@@ -84,9 +84,12 @@ def test_null_source_paces_black_frames():
 
 @pytest.mark.parametrize("spec,kind", [("camera", OpenCVSource), ("camera:2", OpenCVSource), ("3", OpenCVSource),
                                        ("rtsp://127.0.0.1/stream", OpenCVSource), ("null", NullSource),
-                                       ("picamera2", Picamera2Source)])
+                                       ("picamera2", Picamera2Source), ("picamera2:swap-rb", Picamera2Source)])
 def test_source_names_parse(spec, kind):
-    assert isinstance(parse_source(spec), kind)
+    source = parse_source(spec)
+    assert isinstance(source, kind)
+    if kind is Picamera2Source:
+        assert source.swap_rb == spec.endswith("swap-rb")
 
 
 def test_bad_source_names_are_clear_errors(tmp_path):

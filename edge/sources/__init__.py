@@ -21,8 +21,8 @@ def parse_source(spec: str) -> FrameSource:
     """What a user types after --source, as the source it means."""
     if spec == "null":
         return NullSource()
-    if spec == "picamera2":
-        return Picamera2Source()
+    if spec in ("picamera2", "picamera2:swap-rb"):
+        return Picamera2Source(swap_rb=spec.endswith("swap-rb"))
     if spec.startswith("loop:"):
         return LoopSource(spec[5:])
     if spec.startswith("camera"):
@@ -40,8 +40,8 @@ def parse_source(spec: str) -> FrameSource:
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return OpenCVSource(str(path))
     if not path.exists():
-        raise SourceError(f"{spec}: no such file or folder (sources: camera[:N], picamera2, loop:VIDEO, null, "
-                          "a video, a folder of images, or a stream URL)")
+        raise SourceError(f"{spec}: no such file or folder (sources: camera[:N], picamera2[:swap-rb], loop:VIDEO, "
+                          "null, a video, a folder of images, or a stream URL)")
     raise SourceError(f"{spec}: not a video or a folder of images")
 
 

@@ -45,7 +45,8 @@ class ReconnectingSource:
 
     def _unavailable(self, why: str) -> None:
         self.status = f"unavailable: {why}"
-        log.warning("%s: %s; retrying in %.1f s", self.name, why, self._backoff)
+        where = "" if why.startswith(self.name) else f"{self.name}: "
+        log.warning("%s%s; retrying in %.1f s", where, why, self._backoff)
         self._sleep(self._backoff)
         self._backoff = min(self._backoff * 2, self.max_backoff)
 
