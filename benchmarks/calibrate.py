@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from train.keras_io import load_keras
+
 METHODS = ("MinMax", "Entropy", "Percentile")
 GRANULARITY = ("per-channel", "per-tensor")
 
@@ -42,7 +44,7 @@ def sweep(ref: str, methods: tuple[str, ...] = METHODS, sizes: tuple[int, ...] =
           limit_eval: int | None = 1000, runs: int = 100, onnx_target: str = "x86", seed: int = 42,
           progress: Callable[[dict], None] | None = None) -> dict:
     try:
-        import keras
+        import keras  # noqa: F401 - present with the convert extra
 
         from convert.bundle_convert import DATASET_OF_TASK
         from convert.exporters.context import ExportContext
@@ -63,7 +65,7 @@ def sweep(ref: str, methods: tuple[str, ...] = METHODS, sizes: tuple[int, ...] =
     rng = np.random.default_rng(seed)
     idx = np.arange(len(data.y_test)) if not limit_eval else np.sort(rng.permutation(len(data.y_test))[:limit_eval])
     x_eval, y_eval = prepare_dataset(data.x_test[idx], m.preprocess, m.input.layout), data.y_test[idx]
-    model = keras.models.load_model(bundle.model_path("keras"), compile=False)
+    model = load_keras(bundle.model_path("keras"))
     reference = model.predict(x_eval, batch_size=256, verbose=0)
     ref_acc = float((reference.argmax(1) == y_eval).mean())
     order = rng.permutation(len(data.y_train))

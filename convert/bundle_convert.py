@@ -14,8 +14,9 @@ from convert.report import report_dict, write_reports
 from edge.bundle import MANIFEST_NAME, Bundle, describe_file, load_bundle, write_manifest
 from edge.errors import EdgeSightError
 from edge.preprocess import prepare_dataset
+from train.keras_io import load_keras
 
-DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion", "mask": "mask"}
+DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion", "mask": "mask", "pain": "pain"}
 DEFAULT_FORMATS = ("tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx-fp32", "onnx-int8")
 
 
@@ -61,7 +62,6 @@ def _prepare_out(src: Bundle, out: Path | None) -> Bundle:
 
 
 def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
-    import keras
     from tqdm import tqdm
 
     from train.datasets import load_dataset
@@ -71,14 +71,15 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
         raise EdgeSightError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(EXPORTERS)}")
     bundle = _prepare_out(load_bundle(ref), cfg.out)
     m = bundle.manifest
-    model = keras.models.load_model(bundle.model_path("keras"), compile=False)
+    model = load_keras(bundle.model_path("keras"))
     # Re-save uncompiled: optimizer state is training baggage (it doubles the file for RMSprop).
     model.save(bundle.root / m.file("keras").path)
 
     dataset_name = cfg.dataset or DATASET_OF_TASK.get(m.task)
     if dataset_name is None and cfg.data_path is None:
         raise EdgeSightError(f"task {m.task!r}: give --dataset or --data so calibration and parity have data")
-    data = load_dataset(dataset_name or m.task, path=cfg.data_path, seed=m.provenance.seed)
+    data = load_dataset(dataset_name or m.task, path=cfg.data_path, seed=m.provenance.seed,
+                        size=tuple(m.preprocess.resize))
     rng = np.random.default_rng(cfg.seed)
     x_eval_u8, y_eval = data.x_test, data.y_test
     if cfg.limit_eval and cfg.limit_eval < len(y_eval):

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
 from edge.errors import EdgeSightError
+from train.keras_io import load_keras
 
 KNOWN = {"mnist": "digits", "fashion": "fashion"}
 
 
 def bundle_from_keras(model_path: Path, dataset: str, out: Path, data_path: str | None = None) -> Path:
-    import keras
 
     from train import bundle_writer
     from train.datasets import load_dataset
@@ -20,7 +20,7 @@ def bundle_from_keras(model_path: Path, dataset: str, out: Path, data_path: str 
     if dataset not in KNOWN:
         raise EdgeSightError(f"--dataset {dataset!r}: a bare .keras file needs one of {', '.join(KNOWN)} "
                              "(for other tasks, write a bundle with edge-train)")
-    model = keras.models.load_model(model_path, compile=False)
+    model = load_keras(model_path)
     data = load_dataset(dataset, path=data_path)
     want = tuple(data.x_train.shape[1:])
     got = tuple(model.inputs[0].shape[1:])

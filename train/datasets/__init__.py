@@ -9,13 +9,23 @@ from train.datasets.folders import load_image_folder
 from train.datasets.masks import load_mask
 from train.datasets.mnist import load_fashion, load_mnist
 
+
+def load_pain(**kwargs) -> Dataset:
+    from train.pain.data import load_pain_dataset  # train.pain imports this package: import late
+
+    return load_pain_dataset(**kwargs)
+
+
 LOADERS = {"mnist": load_mnist, "digits": load_mnist, "fashion": load_fashion, "fashion-mnist": load_fashion,
-           "mask": load_mask}
+           "mask": load_mask, "pain": load_pain}
+SIZED = {"pain"}  # loaders that resize to the bundle's input size
 
 
-def load_dataset(name: str, source: str = "auto", path: str | Path | None = None, seed: int = 42) -> Dataset:
+def load_dataset(name: str, source: str = "auto", path: str | Path | None = None, seed: int = 42,
+                 size: tuple[int, int] | None = None) -> Dataset:
     if name in LOADERS:
-        return LOADERS[name](source=source, path=path, seed=seed)
+        extra = {"size": size} if name in SIZED and size else {}
+        return LOADERS[name](source=source, path=path, seed=seed, **extra)
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(LOADERS)} or give an image folder")
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.cache import cache_dir
+from train.keras_io import load_keras
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +103,12 @@ def load_dream_model(spec: str, weights: str | None = None) -> DreamModel:
         return DreamModel(model, spec, (-1.0, 1.0), True)
     path = Path(spec)
     if path.suffix == ".keras" and path.is_file():
-        model, name, lo_hi = keras.models.load_model(path, compile=False), path.stem, (0.0, 1.0)
+        model, name, lo_hi = load_keras(path), path.stem, (0.0, 1.0)
     else:
         from edge.bundle import load_bundle
 
         bundle = load_bundle(spec)
-        model = keras.models.load_model(bundle.model_path("keras"), compile=False)
+        model = load_keras(bundle.model_path("keras"))
         name = bundle.manifest.name
         pre = bundle.manifest.preprocess
         lo_hi = (-pre.mean[0] / pre.std[0], (255 * pre.scale - pre.mean[0]) / pre.std[0])

@@ -1,0 +1,86 @@
+"""Pain pipeline on real faces (a synthetic grimace: a PIPELINE CHECK, not pain data): features, heads,
+splits, the paper's table, fusion into one model and int8 conversion."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def fixture_set(tmp_path_factory):
+    from train.datasets.fetch import fetch_detectors
+    from train.pain.fixture import build_pain_fixture
+    from train.synth.faces import iter_face_photos
+
+    fetch_detectors()
+    out = tmp_path_factory.mktemp("pain")
+    photos = [p for p in iter_face_photos(megamind=False)][:16]
+    info = build_pain_fixture(photos, out, per_photo=2, size=64)
+    assert info["people"] >= 10 and "PIPELINE CHECK" in (out / "README.txt").read_text()
+    return out
+
+
+def test_subject_split_keeps_people_apart(fixture_set):
+    from train.pain.data import load_pain_folder, split
+
+    data = load_pain_folder(fixture_set)
+    tr, te, desc = split(data, "subject")
+    assert not {data.subjects[i] for i in tr} & {data.subjects[i] for i in te} and "subject-wise" in desc
+    tr, te, desc = split(data, "random")
+    assert len(te) == len(data.y) // 2 and "random" in desc
+
+
+def test_eight_row_table_with_every_metric(fixture_set, tmp_path):
+    proc = run_cli("edge-train", "pain", "--data", str(fixture_set), "--out", str(tmp_path), "--weights", "random",
+                   "--size", "48", "--dnn-epochs", "3", "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    rows = summary["rows"]
+    assert [(r["backbone"], r["head"]) for r in rows] == [(b, h) for b in ("densenet121", "resnet50")
+                                                          for h in ("svm", "knn", "lr", "dnn")]
+    for r in rows:
+        assert r["tp"] + r["tn"] + r["fp"] + r["fn"] == summary["n_test"]
+        assert all(0 <= r[k] <= 1 for k in ("accuracy", "precision", "recall", "f1"))
+    with open(tmp_path / "pain_table.csv") as f:
+        header = next(csv.reader(f))
+    assert header == ["backbone", "head", "tp", "tn", "fp", "fn", "accuracy", "precision", "recall", "f1", "roc_auc"]
+    table = (tmp_path / "pain_table.md").read_text()
+    assert "subject-wise" in table and "PIPELINE CHECK" in table
+    assert len(list(tmp_path.glob("confusion_*.png"))) == 8
+
+
+def test_features_are_cached_by_backbone_weights_and_images(fixture_set, tmp_path):
+    from train.pain.data import load_pain_folder
+    from train.pain.features import cache_key, extract
+
+    files = load_pain_folder(fixture_set).files[:6]
+    first, cached = extract("mobilenet_v2", "facemask", files, size=48, progress=False, cache=tmp_path)
+    again, cached_again = extract("mobilenet_v2", "facemask", files, size=48, progress=False, cache=tmp_path)
+    assert not cached and cached_again and np.array_equal(first, again) and first.shape == (6, 1280)
+    assert cache_key("mobilenet_v2", "facemask", 48, files) != cache_key("mobilenet_v2", "facemask", 64, files)
+
+
+@pytest.mark.parametrize("head", ["lr", "dnn"])
+def test_fused_model_equals_its_head_and_converts_to_int8(fixture_set, tmp_path, head):
+    from edge.bundle import load_bundle
+    from train.recipes.pain import PainConfig, train_pain
+
+    out = tmp_path / "run"
+    summary = train_pain(PainConfig(data=fixture_set, out=out, backbones=["mobilenet_v2"], heads=[head],
+                                    weights="facemask", size=64, dnn_epochs=5, bundle=f"mobilenet_v2:{head}",
+                                    progress=False))
+    assert summary["bundle"]["fusion_max_abs_diff"] < 1e-4
+    m = load_bundle(out / "bundle").manifest
+    assert m.task == "pain" and m.labels == ["no_pain", "pain"] and "PIPELINE CHECK" in m.provenance.notes
+    if head == "dnn":
+        proc = run_cli("edge-convert", str(out / "bundle"), "--data", str(fixture_set), "--formats", "tflite-int8",
+                       "--calibration-size", "32", "--json", timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        converted = load_bundle(out / "bundle").manifest.file("tflite-int8").metrics
+        assert converted.agreement is not None and converted.n_samples == summary["n_test"]

