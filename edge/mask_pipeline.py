@@ -1,7 +1,8 @@
-"""Frame in, mask verdicts out: detect (every k frames), track, crop, classify the faces as one batch, smooth.
+"""Frame in, face verdicts out: detect (every k frames), track, crop, classify the faces as one batch, smooth.
 
-`edge-run mask`, the kiosk and `edge-bench` all drive this one class, so the numbers the benchmark
-reports are the numbers of the code the kiosk runs.
+`edge-run mask|pain`, the kiosk and `edge-bench` all drive this one class, so the numbers the benchmark
+reports are the numbers of the code the kiosk runs. FacePipeline takes any face bundle; MaskPipeline
+insists on the mask labels the kiosk's outputs act on.
 """
 
 from __future__ import annotations
@@ -57,12 +58,14 @@ def face_crop(frame: np.ndarray, box: BBox, margin: float = 0.15) -> np.ndarray:
     return frame[y0:y0 + s, x0:x0 + s]
 
 
-class MaskPipeline:
+class FacePipeline:
+    required_labels: frozenset[str] = frozenset()
+
     def __init__(self, classifier: Classifier, detector: FaceDetector, detect_every: int = 1,
                  margin: float = 0.15, tracker: TrackerConfig | None = None) -> None:
         if detect_every < 1:
             raise ValueError("detect_every must be >= 1")
-        missing = {MASK_LABEL, NO_MASK_LABEL} - set(classifier.labels)
+        missing = self.required_labels - set(classifier.labels)
         if missing:
             raise ValueError(f"{classifier.bundle.manifest.name}: not a mask bundle (labels {classifier.labels}, "
                              f"missing {sorted(missing)})")
@@ -70,7 +73,6 @@ class MaskPipeline:
         self.detect_every, self.margin = detect_every, margin
         self.tracker = IoUTracker(tracker)
         self._index = -1
-        self._mask_index = classifier.labels.index(MASK_LABEL)
 
     def process(self, frame: np.ndarray) -> FrameResult:
         self._index += 1
@@ -101,3 +103,7 @@ class MaskPipeline:
         t3 = time.perf_counter()
         timings = {"detect_ms": (t1 - t0) * 1e3, "classify_ms": (t2 - t1) * 1e3, "total_ms": (t3 - t0) * 1e3}
         return FrameResult(self._index, faces, detected, timings)
+
+
+class MaskPipeline(FacePipeline):
+    required_labels = frozenset({MASK_LABEL, NO_MASK_LABEL})

@@ -84,3 +84,33 @@ def test_fused_model_equals_its_head_and_converts_to_int8(fixture_set, tmp_path,
         assert proc.returncode == 0, proc.stderr
         converted = load_bundle(out / "bundle").manifest.file("tflite-int8").metrics
         assert converted.agreement is not None and converted.n_samples == summary["n_test"]
+
+
+def test_sustained_monitor_raises_once_per_episode():
+    from edge.monitor import SustainedMonitor
+
+    m = SustainedMonitor(threshold=0.7, sustain_s=2.0)
+    events = [m.update(1, s, t) for t, s in [(0, 0.8), (1, 0.9), (2.5, 0.75), (3, 0.9), (4, 0.2), (5, 0.8),
+                                             (7.1, 0.8)]]
+    raised = [e for e in events if e]
+    assert len(raised) == 2 and raised[0]["duration_s"] == 2.5 and raised[1]["since_s"] == 5
+    assert m.update(2, 0.95, 0.0) is None  # another face has its own clock
+
+
+def test_edge_run_pain_bundle_per_face_and_monitor_events(fixture_set, tmp_path):
+    from edge.kiosk.app import SAMPLE_CLIP
+    from train.recipes.pain import PainConfig, train_pain
+
+    train_pain(PainConfig(data=fixture_set, out=tmp_path, backbones=["mobilenet_v2"], heads=["lr"],
+                          weights="facemask", size=64, bundle="mobilenet_v2:lr", progress=False))
+    conv = run_cli("edge-convert", str(tmp_path / "bundle"), "--data", str(fixture_set), "--formats", "tflite-int8",
+                   "--calibration-size", "32", timeout=600)
+    assert conv.returncode == 0, conv.stderr
+    proc = run_cli("edge-run", str(tmp_path / "bundle"), "--source", str(SAMPLE_CLIP), "--json", "--monitor",
+                   "--threshold", "0.0", "--sustain", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    faces = [x for x in lines if "box" in x]
+    events = [x for x in lines if x.get("event") == "sustained"]
+    assert faces and {x["label"] for x in faces} <= {"no_pain", "pain"}
+    assert events and all(e["duration_s"] >= 0.5 for e in events)  # threshold 0: every settled face qualifies

@@ -13,6 +13,7 @@ EPILOG = """examples:
   edge-run path/to/bundle --source clips/ --format onnx-int8
   edge-run mask --source clip.mp4 --json        # faces found, each classified WithMask / WithoutMask
   edge-run mask --source photos/ --detector haar  # the paper's Haar cascade instead of tiled BlazeFace
+  edge-run PAIN_BUNDLE --source clip.mp4 --monitor --threshold 0.7 --sustain 2   # events for sustained scores
   edge-run kiosk                                # the kiosk app on its built-in sample clip (see edge-run kiosk -h)
   edge-run --list                               # the built-in bundles
 
@@ -31,9 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="inference threads (default 1)")
     p.add_argument("--whole-image", action="store_true", help="digits: classify the whole image, do not "
                    "search for digits")
-    p.add_argument("--detector", default="blazeface", help="mask bundles: face detector, blazeface (default, "
-                   "tiled), haar (the paper's), res10, or a fallback chain such as blazeface+haar")
-    p.add_argument("--min-face", type=int, default=60, help="mask bundles: smallest face side in pixels (default 60)")
+    p.add_argument("--detector", help="face bundles: blazeface (tiled; the mask default), haar (the papers'; the "
+                   "pain default), res10, or a fallback chain such as blazeface+haar")
+    p.add_argument("--min-face", type=int, default=60, help="face bundles: smallest face side in pixels (default 60)")
+    p.add_argument("--monitor", action="store_true", help="face bundles: print an event when a tracked face's "
+                   "smoothed score for the last label (pain) stays above --threshold for --sustain seconds")
+    p.add_argument("--threshold", type=float, default=0.7)
+    p.add_argument("--sustain", type=float, default=2.0, help="seconds (video time for files, wall time for live)")
     p.add_argument("--list", action="store_true", help="list the built-in bundles and exit")
     p.add_argument("--json", action="store_true", help="one JSON object per result line")
     return p
@@ -62,16 +67,22 @@ def _body(args: argparse.Namespace) -> int:
     from edge.recognize import recognize
 
     clf = Classifier(args.bundle, fmt=args.fmt, threads=args.threads)
-    faces = None
-    if clf.bundle.manifest.task == "mask":
-        from edge.recognize import mask_faces
+    faces = monitor = None
+    task = clf.bundle.manifest.task
+    if task in ("mask", "pain"):
+        from edge.monitor import SustainedMonitor
+        from edge.recognize import face_verdicts
 
-        faces = mask_faces(clf, args.detector, args.min_face)
+        faces = face_verdicts(clf, args.detector or ("haar" if task == "pain" else "blazeface"), args.min_face)
+        monitor = SustainedMonitor(args.threshold, args.sustain) if args.monitor else None
     problems: list[str] = []
+    fps = _video_fps(args.source)
     for source, frame, image in iter_frames(args.source, errors=problems):
         found = False
         results = faces(source, frame, image) if faces else recognize(clf, source, frame, image,
                                                                       whole_image=args.whole_image)
+        if monitor:
+            _monitor(monitor, faces.last_faces, clf, source, frame, frame / fps if fps else None, args.json)
         for result in results:
             found = True
             if args.json:
@@ -85,6 +96,39 @@ def _body(args: argparse.Namespace) -> int:
     for problem in problems:
         error("edge-run", problem)
     return EXIT_ERROR if problems else 0
+
+
+def _video_fps(source: str) -> float | None:
+    from pathlib import Path
+
+    from edge.media import VIDEO_SUFFIXES
+
+    if Path(source).suffix.lower() not in VIDEO_SUFFIXES:
+        return None
+    import cv2
+
+    cap = cv2.VideoCapture(source)
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    return fps if fps and 1 <= fps <= 240 else None
+
+
+def _monitor(monitor, faces, clf, source: str, frame: int, t: float | None, as_json: bool) -> None:
+    import time
+
+    t = time.monotonic() if t is None else t
+    for face in faces:
+        if face.smoothed_label is None:
+            continue
+        score = face.smoothed_score if face.smoothed_label == clf.labels[-1] else 1.0 - face.smoothed_score
+        event = monitor.update(face.track_id, score, t)
+        if event:
+            event = {"source": source, "frame": frame, "label": clf.labels[-1], **event}
+            if as_json:
+                emit_json(event)
+            else:
+                print(f"{source} frame={frame}: track {event['track_id']} {event['label']} >= {event['threshold']} "
+                      f"for {event['duration_s']} s (score {event['score']})")
 
 
 def main(argv: list[str] | None = None) -> int:
