@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-convert", description="Convert a Keras bundle to TFLite and ONNX, "
                                 "quantize to int8, and measure parity against the Keras model.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", help="bundle folder or built-in name, or a .keras file (with --dataset)")
+    p.add_argument("source", help="bundle folder or built-in name, or a .keras file (with --dataset); or one of the "
+                   "subcommands keygen, sign, verify (see edge-convert sign -h)")
     p.add_argument("--out", type=Path, help="write a new bundle here (default: convert in place)")
     p.add_argument("--formats", nargs="+", choices=list(EXPORTERS), default=list(DEFAULT_FORMATS), metavar="FMT",
                    help=f"formats to produce (default: all: {' '.join(DEFAULT_FORMATS)})")
@@ -74,7 +75,51 @@ def _body(args: argparse.Namespace) -> int:
     return EXIT_GATE if result.failures else 0
 
 
+def signing_parser(command: str) -> argparse.ArgumentParser:
+    helps = {"keygen": "make an ed25519 key pair (private PEM mode 0600 + public PEM); keep the private key off "
+                       "the devices and out of git",
+             "sign": "sign a bundle's manifest.json (it carries every file's sha256) -> manifest.sig",
+             "verify": "check a bundle's signature with a public key (exit 1 when unsigned or altered)"}
+    p = argparse.ArgumentParser(prog=f"edge-convert {command}", description=helps[command],
+                                epilog="examples:\n  edge-convert keygen --out ~/.config/edgesight/keys\n"
+                                "  edge-convert sign runs/mask/bundle --key ~/.config/edgesight/keys/edgesight.pem\n"
+                                "  edge-run runs/mask/bundle --source clip.mp4 --trusted-key edgesight.pub.pem",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    if command == "keygen":
+        p.add_argument("--out", type=Path, required=True, help="folder for edgesight.pem and edgesight.pub.pem")
+        p.add_argument("--name", default="edgesight")
+    else:
+        p.add_argument("bundle", help="bundle folder or built-in name")
+        p.add_argument("--key", required=True, help="private PEM to sign with" if command == "sign"
+                       else "public PEM to verify with")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def _signing(command: str, args: argparse.Namespace) -> int:
+    from edge.signing import generate_keys, sign_bundle, verify_bundle
+
+    if command == "keygen":
+        private, public = generate_keys(args.out, args.name)
+        result = {"private_key": str(private), "public_key": str(public)}
+    elif command == "sign":
+        result = {"signature": str(sign_bundle(args.bundle, args.key))}
+    else:
+        verify_bundle(args.bundle, args.key)
+        result = {"bundle": args.bundle, "verified": True}
+    if args.json:
+        emit_json(result)
+    else:
+        print("\n".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in ("keygen", "sign", "verify"):
+        command = argv[0]
+        sub = signing_parser(command).parse_args(argv[1:])
+        return run_cli("edge-convert", lambda: _signing(command, sub))
     args = build_parser().parse_args(argv)
     return run_cli("edge-convert", lambda: _body(args))
 

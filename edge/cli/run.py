@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "smoothed score for the last label (pain) stays above --threshold for --sustain seconds")
     p.add_argument("--threshold", type=float, default=0.7)
     p.add_argument("--sustain", type=float, default=2.0, help="seconds (video time for files, wall time for live)")
+    p.add_argument("--trusted-key", help="public ed25519 PEM: refuse a bundle that is unsigned or altered since it "
+                   "was signed (edge-convert sign)")
     p.add_argument("--list", action="store_true", help="list the built-in bundles and exit")
     p.add_argument("--json", action="store_true", help="one JSON object per result line")
     return p
@@ -66,6 +68,10 @@ def _body(args: argparse.Namespace) -> int:
     from edge.media import iter_frames
     from edge.recognize import recognize
 
+    if args.trusted_key:
+        from edge.signing import verify_bundle
+
+        verify_bundle(args.bundle, args.trusted_key)
     clf = Classifier(args.bundle, fmt=args.fmt, threads=args.threads)
     faces = monitor = None
     task = clf.bundle.manifest.task

@@ -43,6 +43,10 @@ def resolve_source(spec: str, realtime: bool = True) -> FrameSource:
 
 
 def build_pipeline(cfg: KioskConfig) -> MaskPipeline:
+    if cfg.trusted_key:
+        from edge.signing import verify_bundle
+
+        verify_bundle(cfg.bundle, cfg.trusted_key)
     d = cfg.detector
     detector = open_detector(d.name, min_face_px=d.min_face_px, threshold=d.threshold, tile_px=d.tile_px)
     clf = Classifier(cfg.bundle, fmt=cfg.format, threads=cfg.threads)

@@ -81,6 +81,7 @@ class KioskConfig(_Strict):
     source: str = Field("loop:sample", description="camera[:N], picamera2, loop:VIDEO, loop:sample, VIDEO, "
                                                     "a folder, a stream URL, or null")
     bundle: str = "mask"
+    trusted_key: str | None = None  # public ed25519 PEM: refuse unsigned or altered bundles
     format: str | None = None  # default: the bundle's default (tflite-int8)
     threads: int = Field(2, ge=1, le=64)
     realtime: bool = Field(True, description="play video files and loops at their own frame rate, like a camera")

@@ -30,6 +30,7 @@ def binary_metrics(y: np.ndarray, p_pain: np.ndarray, threshold: float = 0.5) ->
 
 
 def write_tables(rows: list[dict], out: Path, split: str, note: str) -> tuple[Path, Path]:
+    """Rows carry `weights` too, so a table never hides that a backbone ran with random weights."""
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out / "pain_table.csv", out / "pain_table.md"
     with open(csv_path, "w", newline="") as f:
@@ -37,10 +38,11 @@ def write_tables(rows: list[dict], out: Path, split: str, note: str) -> tuple[Pa
         w.writeheader()
         w.writerows({k: r[k] for k in COLUMNS} for r in rows)
     lines = [f"# Pain: backbone x head ({split})", "", note, "",
-             "| backbone | head | TP | TN | FP | FN | accuracy | precision | recall | F1 | ROC-AUC |",
+             "| backbone (weights) | head | TP | TN | FP | FN | accuracy | precision | recall | F1 | ROC-AUC |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['backbone']} | {r['head']} | {r['tp']} | {r['tn']} | {r['fp']} | {r['fn']} | "
+        lines.append(f"| {r['backbone']} ({r.get('weights', '?')}) | {r['head']} | {r['tp']} | {r['tn']} | "
+                     f"{r['fp']} | {r['fn']} | "
                      f"{r['accuracy']:.4f} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | "
                      f"{r['roc_auc']:.4f} |")
     md_path.write_text("\n".join(lines) + "\n")

@@ -39,6 +39,11 @@ class PainConfig:
     progress: bool = True
 
 
+def backbone_weights(weights: str | None, backbone: str) -> str | None:
+    """`facemask` exists for MobileNetV2 only; the other backbones then run with random weights (said in the table)."""
+    return "random" if weights == "facemask" and backbone != "mobilenet_v2" else weights
+
+
 def train_pain(cfg: PainConfig) -> dict:
     data = load_pain_folder(cfg.data, cfg.subjects_csv)
     train_idx, test_idx, split_desc = split(data, cfg.split, cfg.test_fraction, cfg.seed)
@@ -51,14 +56,14 @@ def train_pain(cfg: PainConfig) -> dict:
     rows, timings = [], {}
     for backbone in cfg.backbones:
         t0 = time.time()
-        weights = cfg.weights if not (cfg.weights == "facemask" and backbone != "mobilenet_v2") else "random"
+        weights = backbone_weights(cfg.weights, backbone)
         feats, cached = extract(backbone, weights, data.files, cfg.size, progress=cfg.progress)
         timings[backbone] = {"features_s": round(time.time() - t0, 2), "cached": cached, "weights": weights}
         for head_name in cfg.heads:
             t1 = time.time()
             head = make_head(head_name, cfg.seed, cfg.dnn_epochs).fit(feats[train_idx], data.y[train_idx])
             p = head.predict_proba(feats[test_idx])[:, 1]
-            row = {"backbone": backbone, "head": head_name, **binary_metrics(data.y[test_idx], p),
+            row = {"backbone": backbone, "head": head_name, "weights": weights, **binary_metrics(data.y[test_idx], p),
                    "fit_s": round(time.time() - t1, 2)}
             rows.append(row)
             cm = confusion_matrix(data.y[test_idx], (p >= 0.5).astype(int), 2)
@@ -86,8 +91,9 @@ def write_pain_bundle(cfg: PainConfig, data, train_idx, test_idx, split_desc: st
     from train.pain.fuse import fuse
 
     backbone_name, _, head_name = cfg.bundle.partition(":")
-    backbone = build_backbone(backbone_name, cfg.weights, cfg.size)
-    feats, _ = extract(backbone_name, cfg.weights, data.files, cfg.size, progress=cfg.progress, model=backbone)
+    weights = backbone_weights(cfg.weights, backbone_name)
+    backbone = build_backbone(backbone_name, weights, cfg.size)
+    feats, _ = extract(backbone_name, weights, data.files, cfg.size, progress=cfg.progress, model=backbone)
     head = make_head(head_name, cfg.seed, cfg.dnn_epochs).fit(feats[train_idx], data.y[train_idx])
     model = fuse(backbone, head, head_name)
     x_test = np.stack([read_rgb(data.files[i], cfg.size) for i in test_idx])
@@ -113,7 +119,7 @@ def write_pain_bundle(cfg: PainConfig, data, train_idx, test_idx, split_desc: st
             dataset=str(cfg.data), split=split_desc, seed=cfg.seed, recipe=f"seed001-frozen+{head_name}",
             library_versions=bundle_writer.library_versions(), git_commit=bundle_writer.git_commit(),
             created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-            notes=f"{note}; backbone {backbone_name} weights={cfg.weights}, size {cfg.size}"),
+            notes=f"{note}; backbone {backbone_name} weights={weights}, size {cfg.size}"),
     )
     write_manifest(root, manifest)
     return {"path": str(root), "fusion_max_abs_diff": diff, "accuracy": metrics.accuracy}
