@@ -272,9 +272,37 @@ def _soak(args: argparse.Namespace) -> int:
     return EXIT_GATE if bad else 0
 
 
+def reliability_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench reliability", description="Hostile model files (truncated, "
+                                "bit-flipped, empty, renamed, wrong shape), broken images (corrupt, decode bombs, "
+                                "16-bit, RGBA, 1x1) and invalid kiosk configs, each probed in a child process; an "
+                                "HTTP burst. Crashes and hangs must be 0.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example:\n  edge-bench reliability --soak-json reports/soak/soak.json --out "
+                                       "reports/reliability")
+    p.add_argument("--per-model", type=int, default=60, help="mutations per source model (4 sources)")
+    p.add_argument("--http-requests", type=int, default=10_000)
+    p.add_argument("--jobs", type=int, default=2, help="probes in parallel")
+    p.add_argument("--soak-json", type=Path, help="include a soak result (edge-bench soak --out) in the report")
+    p.add_argument("--out", type=Path, help="write reliability.json and reliability.md here")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def _reliability(args: argparse.Namespace) -> int:
+    from benchmarks.reliability import run_reliability, to_markdown
+
+    soak = json.loads(args.soak_json.read_text()) if args.soak_json else None
+    r = run_reliability(args.per_model, args.http_requests, args.jobs, soak)
+    _deliver(r, to_markdown(r), "reliability", args.out, args.json)
+    http_ok = r["http"] is None or r["http"]["alive_after"]
+    return EXIT_GATE if r["crashes"] or r["hangs"] or r["unclean"] or not http_ok else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    subcommands = {"recall": (recall_parser, _recall), "soak": (soak_parser, _soak)}
+    subcommands = {"recall": (recall_parser, _recall), "soak": (soak_parser, _soak),
+                   "reliability": (reliability_parser, _reliability)}
     if argv[:1] and argv[0] in subcommands:
         parser, handler = subcommands[argv[0]]
         sub_args = parser().parse_args(argv[1:])

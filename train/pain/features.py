@@ -51,7 +51,7 @@ def extract(backbone_name: str, weights: str | None, files: list[Path], size: in
     with tqdm(total=len(files), desc=f"features {backbone_name}", unit="img", disable=not progress) as bar:
         for i in range(0, len(files), batch):
             chunk = np.stack([read_rgb(f, size) for f in files[i:i + batch]]).astype(np.float32)
-            out.append(model.predict(chunk, verbose=0))
+            out.append(np.asarray(model(chunk, training=False)))  # predict() would retrace on the last batch
             bar.update(len(chunk))
     features = np.concatenate(out).astype(np.float32)
     if cacheable:
