@@ -134,3 +134,53 @@ def test_kiosk_without_a_camera_keeps_running_and_reports_it():
     summary = run_kiosk(cfg, duration_s=1.5, source=source, stats=stats)
     assert summary["frames"] == 0
     assert stats.camera_status.startswith("unavailable") and health(stats)[0] == 503
+
+
+def test_kiosk_speaks_systemd_notify_with_watchdog_pings(tmp_path, monkeypatch):
+    import socket
+
+    from edge.kiosk.app import run_kiosk
+    from edge.kiosk.config import KioskConfig
+
+    path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(0.5)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # 0.1 s: a ping every 0.05 s
+    cfg = KioskConfig.model_validate({"realtime": True, "display": {"mode": "headless"},
+                                      "outputs": {"jsonl": {"enabled": False}, "sqlite": {"enabled": False}}})
+    messages: list[str] = []
+
+    def read() -> None:  # as systemd does: read while the kiosk runs
+        while not messages or messages[-1] != "STOPPING=1":
+            try:
+                messages.append(server.recv(4096).decode())
+            except TimeoutError:
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    run_kiosk(cfg, duration_s=1.0)
+    reader.join(timeout=5)
+    server.close()
+    assert messages[0].startswith("READY=1") and messages[-1] == "STOPPING=1"
+    assert sum(m.startswith("WATCHDOG=1") for m in messages) >= 5
+
+
+def test_notifier_never_blocks_on_a_full_socket(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from edge.kiosk.sdnotify import SystemdNotifier
+
+    path = str(tmp_path / "n.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    notifier = SystemdNotifier()
+    t0 = time.monotonic()
+    for _ in range(500):  # nobody reads: the queue fills after about 10
+        notifier.send("WATCHDOG=1")
+    assert time.monotonic() - t0 < 2
+    server.close()

@@ -17,6 +17,7 @@ from edge.classifier import Classifier
 from edge.detectors import open_detector
 from edge.kiosk.config import KioskConfig
 from edge.kiosk.display import draw, open_preview
+from edge.kiosk.sdnotify import SystemdNotifier
 from edge.mask_pipeline import MaskPipeline
 from edge.outputs import build_outputs
 from edge.outputs.base import KioskStats, Output
@@ -73,8 +74,11 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     started, result = time.monotonic(), None
+    notifier = SystemdNotifier()
+    notifier.ready(f"kiosk: {pipeline.detector.name} + {cfg.bundle}")
     try:
         while not stop.is_set():
+            notifier.tick(f"{stats.frames} frames, camera {stats.camera_status}")
             if max_frames is not None and stats.frames >= max_frames:
                 break
             if duration_s is not None and time.monotonic() - started >= duration_s:
@@ -98,6 +102,7 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
             if not preview.show(draw(frame, result, "ok", fps)):
                 break
     finally:
+        notifier.stopping()
         capture.stop()
         for out in outs:
             out.close()
