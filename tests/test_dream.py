@@ -73,3 +73,16 @@ def test_list_layers_json():
     assert proc.returncode == 0
     layers = json.loads(proc.stdout)["layers"]
     assert [x["name"] for x in layers][:2] == ["conv2d", "batch_normalization"]
+
+
+def test_a_keras_file_with_weighted_layers(tmp_path):
+    from edge.bundle import resolve
+
+    model = resolve("mask") / "model.keras"
+    proc = run_cli("edge-dream", str(model), "--layer-sets", "conv2d_1,conv2d_2", "--weights-of", "1,0.5",
+                   "--steps", "10", "--out", str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)["dreams"][0]
+    assert d["layers"] == ["conv2d_1", "conv2d_2"] and d["steps"] == 10
+    bad = run_cli("edge-dream", str(model), "--layer-sets", "conv2d_1,conv2d_2", "--weights-of", "1")
+    assert bad.returncode == 1 and "layer weights" in bad.stderr
