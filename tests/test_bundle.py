@@ -116,3 +116,53 @@ def test_resolve_lists_builtins_for_unknown_names(tmp_path):
     with pytest.raises(BundleError, match="no manifest.json here"):
         resolve(tmp_path)
     assert resolve(resolve("digits") / MANIFEST_NAME) == resolve("digits")
+
+
+def _mutated_manifests():
+    from hypothesis import strategies as st
+
+    leaves = st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True) | st.text(max_size=20)
+    values = st.recursive(leaves, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids,
+                                                                                            max_size=4), max_leaves=10)
+    return st.tuples(st.sampled_from(["replace", "delete", "add"]), st.integers(0, 10_000), values)
+
+
+def test_manifest_parser_never_fails_with_anything_but_a_bundle_error():
+    """Property: whatever a manifest field becomes, parsing yields a Manifest or one BundleError naming the problem."""
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+
+    base = json.loads((resolve("digits") / MANIFEST_NAME).read_text())
+
+    def paths(node, prefix=()):
+        yield prefix
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from paths(v, (*prefix, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from paths(v, (*prefix, i))
+
+    all_paths = [p for p in paths(base) if p]
+
+    @settings(max_examples=300, deadline=None)
+    @given(_mutated_manifests())
+    def check(mutation):
+        how, pick, value = mutation
+        doc = json.loads(json.dumps(base))
+        path = all_paths[pick % len(all_paths)]
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        if how == "replace":
+            parent[path[-1]] = value
+        elif how == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent["x_extra"] = value
+        try:
+            parse_manifest(json.dumps(doc), "manifest.json")
+        except BundleError as exc:
+            assert str(exc).strip() and "\n" not in str(exc).strip().splitlines()[0]
+
+    check()

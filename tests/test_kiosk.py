@@ -185,3 +185,30 @@ def test_notifier_never_blocks_on_a_full_socket(tmp_path, monkeypatch):
         notifier.send("WATCHDOG=1")
     assert time.monotonic() - t0 < 2
     server.close()
+
+
+def test_sigterm_mid_run_shuts_down_cleanly(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import BIN, REPO
+
+    db = tmp_path / "ev.db"
+    cfg = tmp_path / "kiosk.yaml"
+    cfg.write_text(f"display: {{mode: headless}}\noutputs:\n  sqlite: {{path: {db}}}\n")
+    proc = subprocess.Popen([str(BIN / "edge-kiosk"), "--config", str(cfg), "--json"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (db.exists() and sqlite3.connect(db).execute(
+            "SELECT COUNT(*) FROM events").fetchone()[0]):
+        time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    summary = json.loads(out.splitlines()[-1])["summary"]
+    assert summary["frames"] > 0 and sum(summary["people"].values()) >= 1
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == sum(summary["people"].values())

@@ -140,3 +140,31 @@ def test_kiosk_config_defaults_and_errors_with_line_numbers(tmp_path):
     broken.write_text("source: [unclosed\n")
     with pytest.raises(ConfigError, match=r"broken.yaml:\d+: not valid YAML"):
         load_config(broken)
+
+
+def test_a_full_event_log_degrades_then_recovers_without_losing_rows(tmp_path):
+    from edge.outputs.eventlog import SQLiteEventLog
+
+    log = SQLiteEventLog(tmp_path / "full.db", save_faces=True)
+    pages = log._db.execute("PRAGMA page_count").fetchone()[0]
+    log._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own SQLITE_FULL, as on a full card
+    frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)  # big, noisy JPEG crops
+    for i in range(5):
+        log.handle(FrameResult(i, [verdict(first=True, track=i, box=BBox(0, 0, 400, 400))], True), frame)
+    assert log.status.startswith("degraded") and "full" in log.status and len(log.pending) == 5
+    log._db.execute("PRAGMA max_page_count = 1000000")
+    log.handle(FrameResult(9, [verdict(first=True, track=9)], True), frame)
+    assert log.status == "ok" and not log.pending
+    assert log._db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 6
+
+
+def test_degraded_log_shows_in_health_and_metrics():
+    from edge.outputs.base import KioskStats
+    from edge.outputs.http import health, metrics_text
+
+    stats = KioskStats(camera_status="ok")
+    stats.record(FrameResult(0, [], True))
+    stats.log_status = "degraded: database or disk is full"
+    code, body = health(stats)
+    assert code == 200 and body["status"] == "degraded" and "full" in body["event_log"]
+    assert "edgesight_event_log_up 0" in metrics_text(stats)

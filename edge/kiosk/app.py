@@ -98,6 +98,7 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
             stats.record(result)
             for out in outs:
                 out.handle(result, frame)
+            stats.log_status = next((o.status for o in outs if getattr(o, "status", "ok") != "ok"), "ok")
             fps = stats.fps() if cfg.display.show_fps else None
             if not preview.show(draw(frame, result, "ok", fps)):
                 break

@@ -23,6 +23,7 @@ class KioskStats:
     people: dict[str, int] = field(default_factory=lambda: {"WithMask": 0, "WithoutMask": 0})
     camera_status: str = "starting"
     camera_reconnects: int = 0
+    log_status: str = "ok"  # the event log's state, "degraded: ..." when writes fail
     last_frame_time: float | None = None
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=300))
     frame_times: deque = field(default_factory=lambda: deque(maxlen=120))

@@ -25,7 +25,13 @@ CREATE INDEX IF NOT EXISTS events_time ON events(time);
 """
 
 
+MAX_PENDING = 1000
+
+
 class SQLiteEventLog:
+    """Writes that fail (disk full, read-only card, locked file) mark the log `degraded` and are retried with the
+    next rows; the kiosk keeps running and /healthz says so."""
+
     name = "sqlite"
 
     def __init__(self, path: str | Path, save_faces: bool = False) -> None:
@@ -36,6 +42,9 @@ class SQLiteEventLog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self.save_faces = save_faces
+        self.status = "ok"
+        self.pending: list[tuple] = []
+        self.dropped = 0
 
     def handle(self, result: FrameResult, frame: np.ndarray) -> None:
         rows = []
@@ -48,9 +57,18 @@ class SQLiteEventLog:
                 jpeg = buf.tobytes() if ok else None
             rows.append((time.time(), face.track_id, face.smoothed_label, face.smoothed_score,
                          ",".join(map(str, face.box.as_list())), jpeg))
-        if rows:
+        if not rows and not self.pending:
+            return
+        batch = self.pending + rows
+        try:
             self._db.executemany("INSERT INTO events (time, track_id, verdict, confidence, box, face_jpeg) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                                 "VALUES (?, ?, ?, ?, ?, ?)", batch)
+        except sqlite3.Error as exc:
+            self.status = f"degraded: {exc}"
+            self.pending = batch[-MAX_PENDING:]  # keep the newest; a full disk must not fill memory instead
+            self.dropped += len(batch) - len(self.pending)
+            return
+        self.pending, self.status = [], "ok"
 
     def counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT verdict, COUNT(*) FROM events GROUP BY verdict").fetchall())

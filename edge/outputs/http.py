@@ -20,7 +20,8 @@ def health(stats: KioskStats, stale_s: float = 5.0) -> tuple[int, dict]:
     """503 when the camera is down or no frame was processed for `stale_s` seconds."""
     age = None if stats.last_frame_time is None else time.time() - stats.last_frame_time
     ok = stats.camera_status == "ok" and age is not None and age < stale_s
-    body = {"status": "ok" if ok else "unhealthy", "camera": stats.camera_status,
+    status = ("ok" if stats.log_status == "ok" else "degraded") if ok else "unhealthy"
+    body = {"status": status, "camera": stats.camera_status, "event_log": stats.log_status,
             "last_frame_age_s": None if age is None else round(age, 3), "frames": stats.frames,
             "uptime_s": round(time.time() - stats.started, 1)}
     return (200 if ok else 503), body
@@ -45,6 +46,8 @@ def metrics_text(stats: KioskStats) -> str:
         "# HELP edgesight_camera_reconnects_total Camera reopen attempts that succeeded.",
         "# TYPE edgesight_camera_reconnects_total counter",
         f"edgesight_camera_reconnects_total {stats.camera_reconnects}",
+        "# HELP edgesight_event_log_up 1 while event-log writes succeed.", "# TYPE edgesight_event_log_up gauge",
+        f"edgesight_event_log_up {int(stats.log_status == 'ok')}",
     ]
     return "\n".join(lines) + "\n"
 
