@@ -20,6 +20,13 @@ from edge.outputs.base import KioskStats
 from edge.sources import LoopSource, ReconnectingSource
 
 
+def open_fds() -> int | None:
+    try:
+        return len(list(Path("/proc/self/fd").iterdir()))
+    except OSError:
+        return None
+
+
 def rss_mb() -> float:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -55,7 +62,8 @@ class DroppingSource:
 
 
 def run_soak(seconds: float = 600, drop_every: int = 500, clip: Path = SAMPLE_CLIP, warmup_s: float = 30,
-             sample_every_s: float = 5, config: KioskConfig | None = None) -> dict:
+             sample_every_s: float = 5, config: KioskConfig | None = None, realtime: bool = True) -> dict:
+    """`realtime`: the clip at its own frame rate, like a camera; False: as fast as the loop goes."""
     cfg = config or KioskConfig()
     with tempfile.TemporaryDirectory() as tmp:
         outputs = cfg.outputs.model_copy(update={
@@ -64,28 +72,38 @@ def run_soak(seconds: float = 600, drop_every: int = 500, clip: Path = SAMPLE_CL
             "http": cfg.outputs.http.model_copy(update={"enabled": True, "port": 0}),
         })
         # Real time, like a camera: the tracker sees consecutive frames, the drop cadence is a camera's.
-        cfg = cfg.model_copy(update={"outputs": outputs, "realtime": True,
+        cfg = cfg.model_copy(update={"outputs": outputs, "realtime": realtime,
                                      "display": cfg.display.model_copy(update={"mode": "headless"})})
-        dropping = DroppingSource(LoopSource(str(clip), realtime=True), drop_every)
+        dropping = DroppingSource(LoopSource(str(clip), realtime=realtime), drop_every)
         source = ReconnectingSource(dropping, first_backoff=0.2, max_backoff=1.0)
-        samples: list[tuple[float, float]] = []
+        samples: list[tuple[float, float, int | None, int]] = []  # (t, RSS MB, open fds, frames so far)
         done = threading.Event()
         started = time.monotonic()
 
+        stats = KioskStats()
+
         def sample() -> None:
             while not done.wait(sample_every_s):
-                samples.append((time.monotonic() - started, rss_mb()))
+                samples.append((time.monotonic() - started, rss_mb(), open_fds(), stats.frames))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        stats = KioskStats()
         summary = run_kiosk(cfg, duration_s=seconds, source=source, stats=stats)
         done.set()
         sampler.join()
-    after = [mb for t, mb in samples if t >= min(warmup_s, seconds / 3)]
+    warm = [row for row in samples if row[0] >= min(warmup_s, seconds / 3)]
+    after = [row[1] for row in warm]
     k = max(1, min(3, len(after) // 3))
     growth = float(np.median(after[-k:]) - np.median(after[:k])) if len(after) >= 2 else None
+    fps_first = fps_last = None
+    if len(warm) >= 4:
+        q = max(1, len(warm) // 4)
+        fps_first = (warm[q][3] - warm[0][3]) / max(warm[q][0] - warm[0][0], 1e-9)
+        fps_last = (warm[-1][3] - warm[-1 - q][3]) / max(warm[-1][0] - warm[-1 - q][0], 1e-9)
     return {"seconds": round(seconds, 1), "frames": summary["frames"], "fps": summary["fps"],
+            "fps_first_quarter": None if fps_first is None else round(fps_first, 2),
+            "fps_last_quarter": None if fps_last is None else round(fps_last, 2),
+            "fds_first": warm[0][2] if warm else None, "fds_last": warm[-1][2] if warm else None,
             "drops_injected": dropping.drops, "camera_reconnects": source.reconnects,
             "rss_mb_first": round(after[0], 2) if after else None,
             "rss_mb_last": round(after[-1], 2) if after else None,
