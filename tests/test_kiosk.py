@@ -212,3 +212,61 @@ def test_sigterm_mid_run_shuts_down_cleanly(tmp_path):
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute("SELECT COUNT(*) FROM events").fetchone()[0] == sum(summary["people"].values())
+
+
+def test_a_model_file_replaced_while_running_does_not_touch_the_running_kiosk(tmp_path):
+    import shutil
+
+    from edge.bundle import resolve
+    from edge.classifier import Classifier
+    from edge.detectors import open_detector
+    from edge.errors import BundleError
+    from edge.mask_pipeline import MaskPipeline
+
+    bundle = tmp_path / "mask"
+    shutil.copytree(resolve("mask"), bundle)
+    pipe = MaskPipeline(Classifier(bundle), open_detector("blazeface", tile_px=256, threshold=0.6))
+    frames = first_frames(40)[20:40]
+    before = [pipe.process(f) for f in frames[:10]]
+    (bundle / "model_int8.tflite").write_bytes(b"\0" * 4096)  # an update gone wrong, mid-run
+    after = [pipe.process(f) for f in frames[10:]]
+    assert sum(len(r.faces) for r in before) and sum(len(r.faces) for r in after)  # the loaded model keeps working
+    with pytest.raises(BundleError, match="does not match"):
+        Classifier(bundle)  # and the damaged file is refused on the next start
+
+
+class _StallingSource:
+    """A camera that delivers black frames, then blocks in read() (a wedged driver): fault injection."""
+
+    name = "stalling"
+
+    def __init__(self, frames: int) -> None:
+        self.frames, self.reads = frames, 0
+
+    def open(self) -> None:
+        pass
+
+    def read(self):
+        import time
+
+        self.reads += 1
+        if self.reads > self.frames:
+            time.sleep(4.0)  # blocks, as a wedged V4L2 read does; no error, no frame
+        return np.zeros((480, 640, 3), np.uint8)
+
+    def close(self) -> None:
+        pass
+
+
+def test_black_frames_then_a_stalled_camera_are_reported_not_fatal():
+    from edge.kiosk.app import run_kiosk
+    from edge.kiosk.config import KioskConfig
+    from edge.outputs.base import KioskStats
+    from edge.outputs.http import health
+
+    cfg = KioskConfig.model_validate({"display": {"mode": "headless"},
+                                      "outputs": {"jsonl": {"enabled": False}, "sqlite": {"enabled": False}}})
+    stats = KioskStats()
+    summary = run_kiosk(cfg, duration_s=3.5, source=_StallingSource(frames=20), stats=stats)
+    assert summary["frames"] >= 1 and summary["faces"] == 0  # black frames: nobody there, no crash
+    assert stats.camera_status.startswith("stalled") and health(stats)[0] == 503

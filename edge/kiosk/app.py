@@ -27,6 +27,7 @@ from edge.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
 SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "samples" / "kiosk_clip.mp4"
+STALL_S = 2.0  # no frame for this long from a source that says it is fine: report it stalled
 
 
 def resolve_source(spec: str, realtime: bool = True) -> FrameSource:
@@ -74,6 +75,7 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     started, result = time.monotonic(), None
+    last_frame_at = started
     notifier = SystemdNotifier()
     notifier.ready(f"kiosk: {pipeline.detector.name} + {cfg.bundle}")
     try:
@@ -85,6 +87,10 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
                 break
             got = capture.get(timeout=0.5)
             status = getattr(source, "status", "ok")
+            if got is not None:
+                last_frame_at = time.monotonic()
+            elif status == "ok" and time.monotonic() - last_frame_at > STALL_S:  # a driver that blocks, not fails
+                status = f"stalled: no frame for {time.monotonic() - last_frame_at:.0f} s"
             stats.camera_status = status if got is None else "ok"
             stats.camera_reconnects = getattr(source, "reconnects", 0)
             if got is None:
