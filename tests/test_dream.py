@@ -12,8 +12,16 @@ import pytest
 from tests.conftest import run_cli
 
 
+def conv_layers(ref: str) -> list[str]:
+    """The Conv2D layer names of a bundle's or file's model (names depend on how it was built)."""
+    from train.dream.models import list_layers, load_dream_model
+
+    return [name for name, cls, _ in list_layers(load_dream_model(ref)) if cls == "Conv2D"]
+
+
 def test_mask_model_dreams_50_steps_and_the_loss_rises(tmp_path):
-    proc = run_cli("edge-dream", "mask", "--layer-sets", "conv2d_2", "conv2d_1,conv2d_2", "--steps", "50",
+    c = conv_layers("mask")
+    proc = run_cli("edge-dream", "mask", "--layer-sets", c[2], f"{c[1]},{c[2]}", "--steps", "50",
                    "--out", str(tmp_path), "--json")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
@@ -72,17 +80,19 @@ def test_list_layers_json():
     proc = run_cli("edge-dream", "mask", "--list-layers", "--json")
     assert proc.returncode == 0
     layers = json.loads(proc.stdout)["layers"]
-    assert [x["name"] for x in layers][:2] == ["conv2d", "batch_normalization"]
+    assert [x["class"] for x in layers][:2] == ["Conv2D", "BatchNormalization"]
+    assert [x["name"] for x in layers if x["class"] == "Conv2D"] == conv_layers("mask")
 
 
 def test_a_keras_file_with_weighted_layers(tmp_path):
     from edge.bundle import resolve
 
     model = resolve("mask") / "model.keras"
-    proc = run_cli("edge-dream", str(model), "--layer-sets", "conv2d_1,conv2d_2", "--weights-of", "1,0.5",
+    c = conv_layers(str(model))
+    proc = run_cli("edge-dream", str(model), "--layer-sets", f"{c[1]},{c[2]}", "--weights-of", "1,0.5",
                    "--steps", "10", "--out", str(tmp_path), "--json")
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)["dreams"][0]
-    assert d["layers"] == ["conv2d_1", "conv2d_2"] and d["steps"] == 10
-    bad = run_cli("edge-dream", str(model), "--layer-sets", "conv2d_1,conv2d_2", "--weights-of", "1")
+    assert d["layers"] == c[1:3] and d["steps"] == 10
+    bad = run_cli("edge-dream", str(model), "--layer-sets", f"{c[1]},{c[2]}", "--weights-of", "1")
     assert bad.returncode == 1 and "layer weights" in bad.stderr

@@ -12,7 +12,7 @@ from edge.cli.common import emit_json, quiet_tensorflow, run_cli
 EPILOG = """examples:
   edge-dream mask --list-layers                      # the layers of the built-in mask model
   edge-dream mask --steps 50                         # its deepest conv layer, on the sample kiosk face
-  edge-dream mask --layer-sets conv2d conv2d_1 conv2d_2 --out runs/dream-mask   # one dream each + a sheet
+  edge-dream mask --layer-sets conv2d_3 conv2d_4 conv2d_5 --out runs/dream-mask   # one dream each + a sheet
   edge-dream inception_v3 --layer-sets mixed0-2 mixed6-8 --octaves 3   # the paper's presets (ImageNet weights)
   edge-dream facemask_mobilenet_v2 --layer-sets mobilenet-mid mobilenet-high --input face.jpg
   edge-dream model.keras --layer-sets "conv_a,conv_b" --weights-of 1,0.5
