@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.cli.common import EXIT_GATE, emit_json, quiet_tensorflow, run_cli
+from edge.cli.common import EXIT_GATE, emit_json, emit_result, quiet_tensorflow, run_cli
 
 EPILOG = """examples:
   edge-convert runs/digits/bundle                         # all formats, in place, parity report
@@ -107,10 +107,7 @@ def _signing(command: str, args: argparse.Namespace) -> int:
     else:
         verify_bundle(args.bundle, args.key)
         result = {"bundle": args.bundle, "verified": True}
-    if args.json:
-        emit_json(result)
-    else:
-        print("\n".join(f"{k}: {v}" for k, v in result.items()))
+    emit_result(result, args.json)
     return 0
 
 

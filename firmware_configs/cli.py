@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.cli.common import emit_json, run_cli
+from edge.cli.common import emit_result, run_cli
 
 EPILOG = """examples:
   edge-flash validate rpi4-kiosk                 # a shipped profile, or a path to your own YAML
@@ -41,10 +41,7 @@ def _body(args: argparse.Namespace) -> int:
 
         written = render(profile, Path(args.profile).stem, args.out)
         result = {"profile": args.profile, "files": {k: str(v) for k, v in written.items()}}
-    if args.json:
-        emit_json(result)
-    else:
-        print("\n".join(f"{k}: {v}" for k, v in result.items()))
+    emit_result(result, args.json)
     return 0
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from edge.kiosk.config import ConfigError, KioskConfig, _line_of
+from edge.kiosk.config import ConfigError, KioskConfig, load_yaml_model
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -66,17 +65,4 @@ def load_profile(ref: str | Path) -> Profile:
             shipped = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
             raise ConfigError(f"{ref}: no such profile file or shipped profile ({shipped})")
         path = candidate
-    text = path.read_text()
-    try:
-        root, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: expected a mapping of settings")
-    try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        problems = [f"{path}:{_line_of(root, e['loc']) or '?'}: {'.'.join(map(str, e['loc']))}: "
-                    f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors()]
-        raise ConfigError("; ".join(problems)) from exc
+    return load_yaml_model(path, Profile)

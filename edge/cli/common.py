@@ -18,6 +18,14 @@ def emit_json(obj: dict) -> None:
     sys.stdout.flush()
 
 
+def emit_result(result: dict, as_json: bool) -> None:
+    """One JSON object, or `key: value` lines for people."""
+    if as_json:
+        emit_json(result)
+    else:
+        print("\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
 def error(prog: str, message: str) -> None:
     """One line on stderr; the message is flattened so logs and CI show it whole."""
     flat = " ".join(str(message).split())

@@ -110,8 +110,8 @@ def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
     return line
 
 
-def load_config(path: str | Path | None = None) -> KioskConfig:
-    path = Path(path) if path else DEFAULT_CONFIG
+def load_yaml_model(path: Path, model: type[BaseModel]):
+    """Read YAML into a strict pydantic model; every problem as `file:line: field: message`."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -126,7 +126,7 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping of settings, got {type(data).__name__}")
     try:
-        return KioskConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -135,3 +135,7 @@ def load_config(path: str | Path | None = None) -> KioskConfig:
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(f"{path}:{line or '?'}: {field}: {msg}")
         raise ConfigError("; ".join(problems)) from exc
+
+
+def load_config(path: str | Path | None = None) -> KioskConfig:
+    return load_yaml_model(Path(path) if path else DEFAULT_CONFIG, KioskConfig)
