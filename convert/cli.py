@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-drop", type=float, help="fail (exit 3) if an int8 file loses more accuracy points")
     p.add_argument("--min-relative", type=float, help="fail (exit 3) if an int8 file keeps less than this "
                    "fraction of fp32 accuracy")
+    p.add_argument("--max-size-kb", type=float, help="fail (exit 3) if an int8 file is larger than this (a device's "
+                   "flash or RAM budget)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", action="store_true", help="print the parity report as one JSON object")
     return p
@@ -70,9 +72,18 @@ def _body(args: argparse.Namespace) -> int:
     else:
         print(to_markdown(result.report), end="")
         print(f"\nbundle: {result.bundle}  (parity.md, parity.json written there)")
-    for failure in result.failures:
+    failures = list(result.failures)
+    if args.max_size_kb is not None:
+        from convert.exporters import INT8_FORMATS
+        from edge.bundle import load_bundle
+
+        for entry in load_bundle(result.bundle).manifest.files:
+            if entry.format in INT8_FORMATS and entry.size_bytes / 1024 > args.max_size_kb:
+                failures.append(f"{entry.format}: {entry.size_bytes / 1024:.1f} KB is over the {args.max_size_kb} KB "
+                                "size budget")
+    for failure in failures:
         print(f"edge-convert: gate failed: {failure}", file=sys.stderr)
-    return EXIT_GATE if result.failures else 0
+    return EXIT_GATE if failures else 0
 
 
 def signing_parser(command: str) -> argparse.ArgumentParser:

@@ -138,3 +138,29 @@ def test_edge_bench_human_table():
 def test_every_cli_explains_itself(prog):
     proc = run_cli(prog, "--help")
     assert proc.returncode == 0 and "--json" in proc.stdout and "example" in proc.stdout
+
+
+def test_ci_workflow_commands_gate_a_real_conversion(digits_copy, tmp_path):
+    """The convert-models workflow's own command, run here on the digits bundle: pass, then fail on each budget."""
+    import shlex
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    workflow = yaml.safe_load((REPO / ".github/workflows/convert-models.yml").read_text())
+    steps = workflow["jobs"]["convert"]["steps"]
+    command = next(s["run"] for s in steps if s.get("name") == "Convert and gate")
+    argv = shlex.split(command.replace("\\\n", " ").split(">")[0])
+    assert argv[0] == "edge-convert" and "--max-drop" in argv and "--max-size-kb" in argv
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
+
+    def convert(max_drop: str, max_kb: str):
+        return run_cli("edge-convert", str(digits_copy), "--out", str(tmp_path / f"out-{max_kb}"), "--formats",
+                       "tflite-int8", "--limit-eval", "300", "--calibration-size", "50", "--max-drop", max_drop,
+                       "--max-size-kb", max_kb, timeout=600)
+
+    ok = convert("1.0", "1024")  # digits int8 is about 885 KB
+    assert ok.returncode == 0, ok.stderr
+    too_big = convert("1.0", "10")
+    assert too_big.returncode == 3 and "size budget" in too_big.stderr
