@@ -53,6 +53,7 @@ class Profile(_Strict):
     package: str = "edgesight[pi]"
     venv: str = "/opt/edgesight"
     gpu_mem: int = Field(128, ge=16, le=512)
+    nvpmodel: int = Field(0, ge=0, le=8, description="Jetson power mode (0 = the board's maximum)")
     kiosk: KioskConfig = KioskConfig()
 
 

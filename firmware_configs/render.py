@@ -86,6 +86,9 @@ def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = No
         files["network-config"] = net
     if p.accelerator == "coral-usb":
         files["99-edgesight-coral.rules"] = CORAL_RULES
+    if p.board.startswith("jetson"):
+        files["edgesight-jetson-clocks.service"] = Template(
+            (TEMPLATES / "edgesight-jetson-clocks.service").read_text()).substitute(values, nvpmodel=p.nvpmodel)
     written = {}
     for fname, text in files.items():
         (out / fname).write_text(text)

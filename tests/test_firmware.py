@@ -118,3 +118,10 @@ def test_write_refuses_foreign_files_unless_forced(tmp_path):
     forced = run_cli("edge-flash", "write", "rpi4-kiosk", "--boot", str(boot), "--force")
     assert forced.returncode == 0 and "mask-kiosk-01" in (boot / "user-data").read_text()
     assert (boot / "config.txt").read_text().startswith("arm_64bit=1")
+
+
+def test_jetson_gets_a_power_mode_unit(tmp_path):
+    files = render(load_profile("jetson-orin-nano"), "jetson-orin-nano", tmp_path, environ={})
+    unit = files["edgesight-jetson-clocks.service"].read_text()
+    assert "nvpmodel -m 0" in unit and "jetson_clocks" in unit and "Before=edgesight-kiosk.service" in unit
+    assert "picamera2" not in files["user-data"].read_text()  # a USB camera: no Pi camera stack
