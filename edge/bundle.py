@@ -283,5 +283,22 @@ def json_schema() -> dict:
     return schema
 
 
+def verify_files(ref: str | Path) -> list[str]:
+    """Check every file a bundle lists (size + sha256); returns the formats. BundleError on the first bad one."""
+    bundle = load_bundle(ref)
+    for entry in bundle.manifest.files:
+        bundle.model_path(entry.format)
+    return [entry.format for entry in bundle.manifest.files]
+
+
 if __name__ == "__main__":  # `python -m edge.bundle` prints the manifest JSON schema (make schema)
-    print(json.dumps(json_schema(), indent=2))
+    import sys
+
+    if sys.argv[1:2] == ["--verify"]:  # `python -m edge.bundle --verify DIR`: used by the fleet roll-out
+        try:
+            print(json.dumps({"bundle": sys.argv[2], "verified": verify_files(sys.argv[2])}))
+        except BundleError as exc:
+            print(f"edge.bundle: error: {exc}", file=sys.stderr)
+            sys.exit(1)
+    else:
+        print(json.dumps(json_schema(), indent=2))
