@@ -44,12 +44,14 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "note: chromium not installed (needs root); the HTML report browser test will be skipped"; }
 
-# edge-flash's image test builds a real FAT32 disk image: mkfs.vfat (dosfstools) and mtools, installed when root.
+# edge-flash's tests build a real FAT32 disk image (dosfstools, mtools) and check user-data with cloud-init's own
+# schema; installed when root, else those tests skip.
 tools:
-	@{ command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ]; } && command -v mcopy >/dev/null 2>&1 || \
+	@{ command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ]; } && command -v mcopy >/dev/null 2>&1 && \
+	  command -v cloud-init >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mtools dosfstools >/dev/null) || \
-	  echo "note: mtools/dosfstools not installed (needs root); the disk-image test will be skipped"; }
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mtools dosfstools cloud-init \
+	  >/dev/null) || echo "note: mtools/dosfstools/cloud-init not installed (needs root); those tests will skip"; }
 
 lint: setup
 	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests

@@ -125,3 +125,14 @@ def test_jetson_gets_a_power_mode_unit(tmp_path):
     unit = files["edgesight-jetson-clocks.service"].read_text()
     assert "nvpmodel -m 0" in unit and "jetson_clocks" in unit and "Before=edgesight-kiosk.service" in unit
     assert "picamera2" not in files["user-data"].read_text()  # a USB camera: no Pi camera stack
+
+
+@pytest.mark.skipif(not shutil.which("cloud-init"), reason="cloud-init (Debian package) not installed")
+@pytest.mark.parametrize("keys", [[], ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexample kiosk-admin"]])
+def test_user_data_passes_cloud_inits_own_schema(tmp_path, keys):
+    profile = load_profile("rpi4-kiosk")
+    profile = profile.model_copy(update={"user": profile.user.model_copy(update={"ssh_keys": keys})})
+    files = render(profile, "rpi4-kiosk", tmp_path, environ={})
+    proc = subprocess.run(["cloud-init", "schema", "--config-file", str(files["user-data"])], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
