@@ -75,8 +75,10 @@ def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = No
     service = Template((TEMPLATES / "edgesight-kiosk.service").read_text()).substitute(values)
     kiosk = kiosk_yaml(p)
     packages = ["python3-venv", "npm"] + (["python3-picamera2"] if p.camera.kind == "csi" else [])
+    # cloud-init's schema rejects an empty key list: the line only appears with keys.
+    keys = f"\n    ssh_authorized_keys: {json.dumps(p.user.ssh_keys)}" if p.user.ssh_keys else ""
     user_data = Template((TEMPLATES / "user-data").read_text()).substitute(
-        values, groups=", ".join(groups), ssh_keys=f"\n    ssh_authorized_keys: {json.dumps(p.user.ssh_keys)}" if p.user.ssh_keys else "", packages=", ".join(packages),
+        values, groups=", ".join(groups), ssh_keys=keys, packages=", ".join(packages),
         kiosk_b64=base64.b64encode(kiosk.encode()).decode(), service_b64=base64.b64encode(service.encode()).decode(),
         venv_flags="--system-site-packages" if p.camera.kind == "csi" else "--upgrade-deps")
     files = {"config.txt": config_txt(p), "user-data": user_data, "edgesight-kiosk.service": service,
