@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -29,3 +30,22 @@ def to_bgr(frame: np.ndarray) -> np.ndarray:
     if frame.shape[2] == 4:
         return np.ascontiguousarray(frame[:, :, :3])
     return frame
+
+
+class Pacer:
+    """Hands out frames at a fixed rate, like a camera; a late consumer catches up by at most one period."""
+
+    def __init__(self, period: float = 0.0) -> None:
+        self.period = period
+        self._next = 0.0
+
+    def start(self) -> None:
+        self._next = time.monotonic()
+
+    def wait(self) -> None:
+        if not self.period:
+            return
+        delay = self._next - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self._next = max(self._next + self.period, time.monotonic() - self.period)

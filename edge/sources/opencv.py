@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
 
 from edge.errors import SourceError
-from edge.sources.base import to_bgr
+from edge.sources.base import Pacer, to_bgr
 
 
 class OpenCVSource:
@@ -51,21 +49,16 @@ class LoopSource(OpenCVSource):
         self.name = f"loop:{path}"
         self.loops = 0
         self.realtime = realtime
-        self._next = 0.0
-        self._period = 0.0
+        self._pacer = Pacer()
 
     def open(self) -> None:
         super().open()
         fps = self._cap.get(cv2.CAP_PROP_FPS) if self._cap is not None else 0
-        self._period = 1.0 / fps if self.realtime and 1 <= fps <= 240 else 0.0
-        self._next = time.monotonic()
+        self._pacer.period = 1.0 / fps if self.realtime and 1 <= fps <= 240 else 0.0
+        self._pacer.start()
 
     def read(self) -> np.ndarray | None:
-        if self._period:
-            delay = self._next - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            self._next = max(self._next + self._period, time.monotonic() - self._period)
+        self._pacer.wait()
         frame = super().read()
         if frame is None and self._cap is not None:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
 from edge.errors import SourceError
 from edge.media import IMAGE_SUFFIXES, read_image
-from edge.sources.base import to_bgr
+from edge.sources.base import Pacer, to_bgr
 
 
 class ImagesSource:
@@ -47,18 +46,13 @@ class NullSource:
 
     def __init__(self, width: int = 640, height: int = 480, fps: float | None = None) -> None:
         self._frame = np.zeros((height, width, 3), np.uint8)
-        self._period = 1.0 / fps if fps else 0.0
-        self._next = 0.0
+        self._pacer = Pacer(1.0 / fps if fps else 0.0)
 
     def open(self) -> None:
-        self._next = time.monotonic()
+        self._pacer.start()
 
     def read(self) -> np.ndarray | None:
-        if self._period:
-            delay = self._next - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            self._next = max(self._next + self._period, time.monotonic())
+        self._pacer.wait()
         return self._frame.copy()
 
     def close(self) -> None:
