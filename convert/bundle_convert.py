@@ -56,9 +56,21 @@ def _prepare_out(src: Bundle, out: Path | None) -> Bundle:
     keep = {src.manifest.file("keras").path, MANIFEST_NAME}
     if src.manifest.evaluation and src.manifest.evaluation.sample_file:
         keep.add(src.manifest.evaluation.sample_file)
+    if src.manifest.head is not None:
+        keep.add(src.manifest.head.path)
     for name in keep:
         shutil.copy2(src.root / name, out / name)
     return load_bundle(out)
+
+
+def _chained_head(bundle: Bundle):
+    """The bundle's chained head (KNN / RBF SVM as ONNX) as a function of features; identity without one."""
+    if bundle.manifest.head is None:
+        return lambda out: out
+    from edge.backends import open_backend
+
+    backend = open_backend("onnx", bundle.head_path(), 1)
+    return lambda feats: backend.infer(np.asarray(feats, np.float32))
 
 
 def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
@@ -89,7 +101,8 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     calib_idx = rng.permutation(len(data.y_train))[:cfg.calibration_size]
     calibration = prepare_dataset(data.x_train[calib_idx], m.preprocess, m.input.layout)
 
-    reference = model.predict(x_eval, batch_size=256, verbose=0)
+    head = _chained_head(bundle)  # identity unless the bundle chains a head after the model
+    reference = head(model.predict(x_eval, batch_size=256, verbose=0))
     keras_metrics = parity.compare(reference, reference, y_eval, m.labels)
     entries = {"keras": describe_file(bundle.root, m.file("keras").path, "keras", metrics=keras_metrics)}
     metrics = {"keras": keras_metrics}
@@ -99,6 +112,7 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
             exporter, filename = EXPORTERS[fmt]
             exporter(ctx, bundle.root / filename)
             probs, tin, tout = parity.run_file(bundle.root / filename, fmt, x_eval)
+            probs = head(probs)
             metrics[fmt] = parity.compare(reference, probs, y_eval, m.labels)
             quant = {}
             for side, info in (("input_quant", tin), ("output_quant", tout)):

@@ -91,6 +91,21 @@ class ModelFile(_Strict):
     metrics: Metrics | None = None
 
 
+class HeadSpec(_Strict):
+    """A classifier head run after the model file: the model outputs features, the head turns them into scores.
+
+    KNN and kernel SVMs have no exact single-graph form, so they ship as a scikit-learn ONNX model
+    (skl2onnx) that the runtime chains after whichever model format runs; its hash is checked like any file.
+    """
+
+    path: str = Field(min_length=1)
+    kind: Literal["knn", "svm-rbf"]
+    format: Literal["onnx-sklearn"] = "onnx-sklearn"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size_bytes: int = Field(gt=0)
+    n_features: int = Field(gt=0, description="the model file's output width, the head's input width")
+
+
 class Evaluation(_Strict):
     dataset: str
     split: str
@@ -121,6 +136,7 @@ class Manifest(_Strict):
     preprocess: Preprocess
     files: list[ModelFile] = Field(min_length=1)
     default_format: Format | None = None
+    head: HeadSpec | None = Field(default=None, description="a head chained after the model (see HeadSpec)")
     evaluation: Evaluation | None = None
     provenance: Provenance
 
@@ -232,6 +248,19 @@ class Bundle:
     def verify_all(self) -> None:
         for entry in self.manifest.files:
             self.model_path(entry.format, verify=True)
+        if self.manifest.head is not None:
+            self.head_path()
+
+    def head_path(self) -> Path:
+        """The chained head's file, checked against the manifest's size and hash."""
+        head = self.manifest.head
+        if head is None:
+            raise BundleError(f"{self.name}: no chained head in this bundle")
+        path = self.root / head.path
+        if not path.is_file():
+            raise BundleError(f"{self.name}: head.path: {path} is missing")
+        verify_file(path, head, "head")
+        return path
 
     def default_format(self) -> str:
         """The manifest's choice, else int8 TFLite, else the first deployable file."""
@@ -244,17 +273,18 @@ class Bundle:
         raise BundleError(f"{self.name}: no format the edge runtime can run (it has: {', '.join(formats)})")
 
 
-def verify_file(path: Path, entry: ModelFile) -> None:
+def verify_file(path: Path, entry: ModelFile | HeadSpec, where: str | None = None) -> None:
+    where = where or f"files[{entry.format}]"
     size = path.stat().st_size
     if size != entry.size_bytes:
         raise BundleError(
-            f"{path}: size {size} does not match manifest files[{entry.format}].size_bytes "
+            f"{path}: size {size} does not match manifest {where}.size_bytes "
             f"{entry.size_bytes}; the file is truncated or replaced"
         )
     digest = sha256_file(path)
     if digest != entry.sha256:
         raise BundleError(
-            f"{path}: sha256 does not match manifest files[{entry.format}].sha256; "
+            f"{path}: sha256 does not match manifest {where}.sha256; "
             "the file was modified or corrupted — re-convert or re-download the bundle"
         )
 
@@ -286,9 +316,8 @@ def json_schema() -> dict:
 def verify_files(ref: str | Path) -> list[str]:
     """Check every file a bundle lists (size + sha256); returns the formats. BundleError on the first bad one."""
     bundle = load_bundle(ref)
-    for entry in bundle.manifest.files:
-        bundle.model_path(entry.format)
-    return [entry.format for entry in bundle.manifest.files]
+    bundle.verify_all()
+    return [entry.format for entry in bundle.manifest.files] + (["head"] if bundle.manifest.head else [])
 
 
 if __name__ == "__main__":  # `python -m edge.bundle` prints the manifest JSON schema (make schema)

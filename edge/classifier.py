@@ -30,11 +30,26 @@ class Classifier:
         path = self.bundle.model_path(self.format)
         self.backend: Backend = open_backend(backend_for_format(self.format), path, threads, **backend_options)
         self.labels = self.bundle.manifest.labels
-        self._check_against_manifest()
+        self.head: Backend | None = None
+        try:
+            if self.bundle.manifest.head is not None:  # features -> scores, on ONNX Runtime's CPU provider
+                self.head = open_backend("onnx", self.bundle.head_path(), 1)
+            self._check_against_manifest()
+        except BaseException:
+            self.close()
+            raise
 
     def _check_against_manifest(self) -> None:
         m = self.bundle.manifest
         n_out = self.backend.output.shape[-1]
+        if m.head is not None:
+            if n_out != m.head.n_features:
+                raise BundleError(f"{m.name}: head.n_features: the head takes {m.head.n_features} features but the "
+                                  f"{self.format} model outputs {n_out}")
+            if self.head.input.shape[-1] not in (-1, m.head.n_features):
+                raise BundleError(f"{m.name}: head.n_features is {m.head.n_features} but {m.head.path} takes "
+                                  f"{self.head.input.shape[-1]}")
+            n_out = self.head.output.shape[-1]
         if n_out != len(m.labels):
             raise BundleError(f"{m.name}: labels: the manifest lists {len(m.labels)} labels but the "
                               f"{self.format} model outputs {n_out} scores")
@@ -58,7 +73,8 @@ class Classifier:
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Float input batch -> float scores; quantize/de-quantize with the model's own parameters."""
         raw = self.backend.infer(quantize(x, self.backend.input))
-        return dequantize(raw, self.backend.output)
+        out = dequantize(raw, self.backend.output)
+        return out if self.head is None else self.head.infer(out.astype(np.float32))
 
     def classify(self, images: Sequence[np.ndarray]) -> list[Prediction]:
         if not len(images):
@@ -71,3 +87,5 @@ class Classifier:
 
     def close(self) -> None:
         self.backend.close()
+        if self.head is not None:
+            self.head.close()

@@ -86,6 +86,52 @@ def test_fused_model_equals_its_head_and_converts_to_int8(fixture_set, tmp_path,
         assert converted.agreement is not None and converted.n_samples == summary["n_test"]
 
 
+def test_linear_svm_folds_into_the_backbone(fixture_set, tmp_path):
+    from edge.bundle import load_bundle
+    from train.recipes.pain import PainConfig, train_pain
+
+    summary = train_pain(PainConfig(data=fixture_set, out=tmp_path, backbones=["mobilenet_v2"], heads=["linsvm"],
+                                    weights="facemask", size=64, bundle="mobilenet_v2:linsvm", progress=False))
+    assert summary["bundle"]["head"] == "fused" and summary["bundle"]["fusion_max_abs_diff"] < 1e-4
+    assert load_bundle(tmp_path / "bundle").manifest.head is None
+
+
+@pytest.mark.parametrize("head,kind", [("knn", "knn"), ("svm", "svm-rbf")])
+def test_knn_and_kernel_svm_ship_as_a_chained_onnx_head(fixture_set, tmp_path, head, kind):
+    """The model file outputs features, head.onnx (skl2onnx) scores them; every format runs through the chain."""
+    from edge.bundle import load_bundle
+    from edge.classifier import Classifier
+    from edge.errors import BundleError
+    from edge.media import read_image
+    from train.recipes.pain import PainConfig, train_pain
+
+    summary = train_pain(PainConfig(data=fixture_set, out=tmp_path, backbones=["mobilenet_v2"], heads=[head],
+                                    weights="facemask", size=64, bundle=f"mobilenet_v2:{head}", progress=False))
+    assert summary["bundle"]["head"] == kind and summary["bundle"]["fusion_max_abs_diff"] < 1e-4
+    bundle = tmp_path / "bundle"
+    m = load_bundle(bundle).manifest
+    assert m.head.kind == kind and m.head.n_features == 1280 and (bundle / m.head.path).is_file()
+    proc = run_cli("edge-convert", str(bundle), "--data", str(fixture_set), "--formats", "tflite-int8", "onnx-fp32",
+                   "--calibration-size", "32", "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    m = load_bundle(bundle).manifest
+    assert m.head is not None  # conversion keeps the chain
+    for fmt in ("tflite-int8", "onnx-fp32"):
+        metrics = m.file(fmt).metrics
+        assert metrics.n_samples == summary["n_test"] and metrics.agreement >= 0.7, (fmt, metrics)
+    assert m.file("onnx-fp32").metrics.agreement == 1.0  # fp32 features give the head the very same input
+    images = [read_image(p) for p in sorted((fixture_set / "pain").iterdir())[:3]]
+    clf = Classifier(bundle)
+    try:
+        probs = clf.probabilities(clf.prepare(images))
+    finally:
+        clf.close()
+    assert probs.shape == (3, 2) and np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    (bundle / m.head.path).write_bytes((bundle / m.head.path).read_bytes() + b"x")
+    with pytest.raises(BundleError, match="head.size_bytes"):
+        Classifier(bundle)
+
+
 def test_sustained_monitor_raises_once_per_episode():
     from edge.monitor import SustainedMonitor
 

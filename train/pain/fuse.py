@@ -1,8 +1,9 @@
 """Backbone + head as one Keras model, so a pain model converts to int8 TFLite / ONNX like any bundle.
 
-The DNN head's layers are reused as they are; logistic regression (and a linear SVM) behind a
+The DNN head's layers are reused as they are; logistic regression and a linear SVM behind a
 StandardScaler become one Dense(1) with the scaler folded into its weights: w' = w / sigma,
-b' = b - sum(w * mu / sigma). The fused model outputs [p(no_pain), p(pain)].
+b' = b - sum(w * mu / sigma), then the same logistic the head applies. The fused model outputs
+[p(no_pain), p(pain)]. KNN and RBF SVMs cannot be folded in: they ship as a chained ONNX head (head_onnx).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from train.pain.heads import DnnHead
 
-FUSABLE = ("dnn", "lr")
+FUSABLE = ("dnn", "lr", "linsvm")
 
 
 def linear_weights(head) -> tuple[np.ndarray, float]:
@@ -34,13 +35,13 @@ def fuse(backbone: keras.Model, head, head_name: str) -> keras.Model:
         for layer in head.model.layers:
             x = layer(x)
         p = x
-    elif head_name == "lr":
-        w, b = linear_weights(head)
+    elif head_name in ("lr", "linsvm"):
+        w, b = linear_weights(head.estimator if head_name == "linsvm" else head)
         dense = keras.layers.Dense(1, activation="sigmoid", name="pain")
         p = dense(feats)
         dense.set_weights([w[:, None], np.array([b], np.float32)])
     else:
         raise ValueError(f"{head_name}: only {', '.join(FUSABLE)} heads fuse into one graph "
-                         "(KNN and kernel SVMs need a separate head model)")
+                         "(KNN and kernel SVMs ship as a chained head model)")
     out = keras.layers.Concatenate(name="probs")([1.0 - p, p])
     return keras.Model(inp, out, name=f"{backbone.name}_{head_name}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-HEADS = ("svm", "knn", "lr", "dnn")
+HEADS = ("svm", "knn", "lr", "dnn")  # the paper's four (svm: RBF kernel, as scikit-learn's default)
+ALL_HEADS = (*HEADS, "linsvm")  # linsvm: a linear SVM, which fuses into the backbone like LR
 
 
 class DnnHead:
@@ -57,14 +58,16 @@ def make_head(name: str, seed: int = 42, dnn_epochs: int = 25):
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
+    from sklearn.svm import SVC, LinearSVC
 
     if name == "svm":  # scores from the decision function: 0.5 is the SVM's own boundary
         return _DecisionProba(make_pipeline(StandardScaler(), SVC(kernel="rbf", random_state=seed)))
+    if name == "linsvm":
+        return _DecisionProba(make_pipeline(StandardScaler(), LinearSVC(random_state=seed, max_iter=20000)))
     if name == "knn":
         return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5))
     if name == "lr":
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
     if name == "dnn":
         return DnnHead(dnn_epochs, seed)
-    raise ValueError(f"unknown head {name!r}; choose from {', '.join(HEADS)}")
+    raise ValueError(f"unknown head {name!r}; choose from {', '.join(ALL_HEADS)}")

@@ -34,7 +34,7 @@ class PainConfig:
     seed: int = 42
     dnn_epochs: int = 25
     subjects_csv: str | None = None
-    bundle: str | None = None  # "BACKBONE:HEAD" (dnn or lr) -> a fused bundle under out/bundle
+    bundle: str | None = None  # "BACKBONE:HEAD" -> a bundle under out/bundle (fused, or with a chained head)
     eval_sample: int = 64
     progress: bool = True
 
@@ -81,38 +81,82 @@ def train_pain(cfg: PainConfig) -> dict:
 
 
 def write_pain_bundle(cfg: PainConfig, data, train_idx, test_idx, split_desc: str, note: str) -> dict:
-    """Fit the chosen head on features of the very backbone that ships, fuse, verify, write the bundle."""
-    import datetime as _dt
-
-    from edge.bundle import Evaluation, InputSpec, Manifest, Preprocess, Provenance, describe_file, write_manifest
-    from train import bundle_writer
+    """Fit the chosen head on features of the very backbone that ships, fuse or chain it, verify, write the bundle."""
     from train.pain.backbones import build_backbone
     from train.pain.features import read_rgb
     from train.pain.fuse import fuse
+    from train.pain.head_onnx import CHAINED, export_head
 
     backbone_name, _, head_name = cfg.bundle.partition(":")
     weights = backbone_weights(cfg.weights, backbone_name)
     backbone = build_backbone(backbone_name, weights, cfg.size)
     feats, _ = extract(backbone_name, weights, data.files, cfg.size, progress=cfg.progress, model=backbone)
     head = make_head(head_name, cfg.seed, cfg.dnn_epochs).fit(feats[train_idx], data.y[train_idx])
-    model = fuse(backbone, head, head_name)
-    x_test = np.stack([read_rgb(data.files[i], cfg.size) for i in test_idx])
-    fused = model.predict(x_test.astype(np.float32), verbose=0)
-    diff = float(np.abs(fused[:, 1] - head.predict_proba(feats[test_idx])[:, 1]).max())
-    if diff > 1e-3:
-        raise RuntimeError(f"fused {cfg.bundle} differs from its head by {diff:.2e}; not writing a bundle")
     root = Path(cfg.out) / "bundle"
     root.mkdir(parents=True, exist_ok=True)
+    x_test = np.stack([read_rgb(data.files[i], cfg.size) for i in test_idx])
+    expected = head.predict_proba(feats[test_idx])
+    head_file = None
+    if head_name in CHAINED:  # the model file outputs features; head.onnx turns them into scores
+        import keras
+
+        inp = keras.Input(backbone.input_shape[1:], name="image")
+        model = keras.Model(inp, backbone(inp), name=f"{backbone_name}_features")
+        export_head(head, head_name, feats[test_idx], root / "head.onnx")
+        head_file = root / "head.onnx"
+        fused = _chained(model.predict(x_test.astype(np.float32), verbose=0), head_file)
+    else:
+        (root / "head.onnx").unlink(missing_ok=True)  # from an earlier run with a chained head
+        model = fuse(backbone, head, head_name)
+        fused = model.predict(x_test.astype(np.float32), verbose=0)
+    diff = float(np.abs(fused[:, 1] - expected[:, 1]).max())
+    if diff > 1e-3:
+        raise RuntimeError(f"{cfg.bundle}: the bundle's scores differ from its head by {diff:.2e}; not writing it")
     model.save(root / "model.keras")
+    _write_manifest(cfg, data, root, x_test, fused, test_idx, split_desc, note, backbone_name, weights, head_name,
+                    head_file, int(feats.shape[1]))
+    return {"path": str(root), "fusion_max_abs_diff": diff, "head": CHAINED.get(head_name, "fused"),
+            "accuracy": float((fused.argmax(1) == data.y[test_idx]).mean())}
+
+
+def _chained(features: np.ndarray, head_file: Path) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(head_file), providers=["CPUExecutionProvider"])
+    return session.run(["probs"], {"features": features.astype(np.float32)})[0]
+
+
+def _write_manifest(cfg: PainConfig, data, root: Path, x_test, probs, test_idx, split_desc: str, note: str,
+                    backbone_name: str, weights, head_name: str, head_file: Path | None, n_features: int) -> None:
+    import datetime as _dt
+
+    from edge.bundle import (
+        Evaluation,
+        HeadSpec,
+        InputSpec,
+        Manifest,
+        Preprocess,
+        Provenance,
+        describe_file,
+        sha256_file,
+        write_manifest,
+    )
+    from train import bundle_writer
+    from train.pain.head_onnx import CHAINED
+
     y_test = data.y[test_idx]
     idx = np.sort(np.random.default_rng(cfg.seed).permutation(len(test_idx))[:cfg.eval_sample])
     np.savez_compressed(root / "eval_sample.npz", x=x_test[idx], y=y_test[idx])
-    metrics = bundle_writer.classification_metrics(y_test, fused, list(LABELS))
+    metrics = bundle_writer.classification_metrics(y_test, probs, list(LABELS))
+    head = None
+    if head_file is not None:
+        head = HeadSpec(path=head_file.name, kind=CHAINED[head_name], sha256=sha256_file(head_file),
+                        size_bytes=head_file.stat().st_size, n_features=n_features)
     manifest = Manifest(
         schema=1, name=f"pain-{backbone_name}-{head_name}", task="pain", labels=list(LABELS),
         input=InputSpec(shape=[cfg.size, cfg.size, 3]),
         preprocess=Preprocess(resize=[cfg.size, cfg.size], color="rgb", scale=1.0),
-        files=[describe_file(root, "model.keras", "keras", metrics=metrics)],
+        files=[describe_file(root, "model.keras", "keras", metrics=metrics)], head=head,
         evaluation=Evaluation(dataset=f"pain folder {cfg.data}", split=f"held-out test: {split_desc}",
                               n_samples=len(test_idx), sample_file="eval_sample.npz"),
         provenance=Provenance(
@@ -122,7 +166,6 @@ def write_pain_bundle(cfg: PainConfig, data, train_idx, test_idx, split_desc: st
             notes=f"{note}; backbone {backbone_name} weights={weights}, size {cfg.size}"),
     )
     write_manifest(root, manifest)
-    return {"path": str(root), "fusion_max_abs_diff": diff, "accuracy": metrics.accuracy}
 
 
 def best_row(rows: list[dict]) -> dict:
