@@ -33,7 +33,10 @@ class FaceVerdict:
 
     @property
     def masked(self) -> bool | None:
-        return None if self.smoothed_label is None else self.smoothed_label == MASK_LABEL
+        """None until settled, and for bundles that are not about masks (pain), so mask outputs stay idle."""
+        if self.smoothed_label not in (MASK_LABEL, NO_MASK_LABEL):
+            return None
+        return self.smoothed_label == MASK_LABEL
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class FrameResult:
     faces: list[FaceVerdict]
     detected: bool  # whether the detector ran on this frame (vs. tracked boxes)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    alerts: list[dict] = field(default_factory=list)  # sustained-score events (edge.monitor), when monitoring
 
 
 def face_crop(frame: np.ndarray, box: BBox, margin: float = 0.15) -> np.ndarray:

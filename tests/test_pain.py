@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 
 import numpy as np
 import pytest
@@ -160,3 +161,18 @@ def test_edge_run_pain_bundle_per_face_and_monitor_events(fixture_set, tmp_path)
     events = [x for x in lines if x.get("event") == "sustained"]
     assert faces and {x["label"] for x in faces} <= {"no_pain", "pain"}
     assert events and all(e["duration_s"] >= 0.5 for e in events)  # threshold 0: every settled face qualifies
+
+    # The kiosk runs the same bundle in monitor mode: alerts go to JSON lines and the SQLite log.
+    cfg, db = tmp_path / "pain.yaml", tmp_path / "alerts.db"
+    cfg.write_text(f"bundle: {tmp_path / 'bundle'}\nrealtime: false\ndisplay: {{mode: headless}}\n"
+                   f"outputs:\n  sqlite: {{path: {db}}}\n")
+    refused = run_cli("edge-kiosk", "--config", str(cfg), "--max-frames", "5")
+    assert refused.returncode == 1 and "monitor.enabled" in refused.stderr
+    cfg.write_text(cfg.read_text() + "monitor: {enabled: true, threshold: 0.01, sustain_s: 0.2}\n")
+    proc = run_cli("edge-kiosk", "--config", str(cfg), "--max-frames", "60", "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    alerts = [x for x in lines if x.get("event") == "sustained"]
+    rows = sqlite3.connect(db).execute("SELECT label, duration_s FROM alerts").fetchall()
+    assert alerts and len(rows) == len(alerts) == lines[-1]["summary"]["alerts"]["pain"]
+    assert all(label == "pain" and d >= 0.2 for label, d in rows)

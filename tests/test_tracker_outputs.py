@@ -124,6 +124,55 @@ def test_gpio_lights_buzzer_and_door_on_mock_pins():
         gpio.close()
 
 
+def test_monitor_alerts_reach_every_output(tmp_path):
+    """A pain bundle's sustained-score alert: a JSON line, an SQLite row, red LED + buzzer, a Prometheus counter."""
+    pytest.importorskip("gpiozero")
+    from gpiozero import Device
+
+    from edge.monitor import SustainedMonitor, face_alerts
+    from edge.outputs.base import KioskStats
+    from edge.outputs.eventlog import SQLiteEventLog
+    from edge.outputs.gpio import GpioOutput
+    from edge.outputs.http import metrics_text
+    from edge.outputs.jsonl import JsonLinesOutput
+
+    monitor, labels = SustainedMonitor(threshold=0.7, sustain_s=1.0), ["no_pain", "pain"]
+    face = verdict("pain", track=4)
+    assert face.masked is None  # not a mask verdict: the mask outputs stay idle
+    assert face_alerts(monitor, [face], labels, None, 10.0) == []
+    alerts = face_alerts(monitor, [face], labels, None, 11.5)
+    assert len(alerts) == 1 and alerts[0]["label"] == "pain" and alerts[0]["duration_s"] == 1.5
+    assert face_alerts(monitor, [face], labels, None, 12.0) == []  # once per episode
+    # a face settled on no_pain at 0.9 has pain 0.1: no alert, and its episode ends
+    assert face_alerts(monitor, [verdict("no_pain", track=4)], labels, None, 13.0) == []
+
+    now = [100.0]
+    stream, stats = io.StringIO(), KioskStats()
+    log = SQLiteEventLog(tmp_path / "ev.db")
+    gpio = GpioOutput(green=17, red=27, buzzer=22, pin_factory="mock", clock=lambda: now[0], alert_s=5)
+    outs = [JsonLinesOutput(stream=stream), log, gpio]
+    try:
+        quiet = FrameResult(0, [face], True)
+        for out in outs:
+            out.handle(quiet, None)
+        assert gpio.state == "idle" and not Device.pin_factory.pin(27).state
+        loud = FrameResult(1, [face], True, alerts=alerts)
+        stats.record(loud)
+        for out in outs:
+            out.handle(loud, None)
+        line = json.loads(stream.getvalue().splitlines()[-1])
+        assert line["event"] == "sustained" and line["label"] == "pain" and line["track_id"] == 4
+        assert log.alert_counts() == {"pain": 1} and log.counts() == {}
+        assert gpio.state == "alert" and Device.pin_factory.pin(27).state and not Device.pin_factory.pin(17).state
+        now[0] += 6
+        gpio.handle(quiet, None)
+        assert gpio.state == "idle" and not Device.pin_factory.pin(27).state
+        assert 'edgesight_alerts_total{label="pain"} 1' in metrics_text(stats)
+    finally:
+        for out in outs:
+            out.close()
+
+
 def test_kiosk_config_defaults_and_errors_with_line_numbers(tmp_path):
     from edge.kiosk.config import ConfigError, load_config
 

@@ -122,19 +122,15 @@ def _video_fps(source: str) -> float | None:
 def _monitor(monitor, faces, clf, source: str, frame: int, t: float | None, as_json: bool) -> None:
     import time
 
-    t = time.monotonic() if t is None else t
-    for face in faces:
-        if face.smoothed_label is None:
-            continue
-        score = face.smoothed_score if face.smoothed_label == clf.labels[-1] else 1.0 - face.smoothed_score
-        event = monitor.update(face.track_id, score, t)
-        if event:
-            event = {"source": source, "frame": frame, "label": clf.labels[-1], **event}
-            if as_json:
-                emit_json(event)
-            else:
-                print(f"{source} frame={frame}: track {event['track_id']} {event['label']} >= {event['threshold']} "
-                      f"for {event['duration_s']} s (score {event['score']})")
+    from edge.monitor import face_alerts
+
+    for event in face_alerts(monitor, faces, clf.labels, None, time.monotonic() if t is None else t):
+        event = {"source": source, "frame": frame, **event}
+        if as_json:
+            emit_json(event)
+        else:
+            print(f"{source} frame={frame}: track {event['track_id']} {event['label']} >= {event['threshold']} "
+                  f"for {event['duration_s']} s (score {event['score']})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ so the event log is closed and the LEDs are switched off.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -18,7 +19,8 @@ from edge.detectors import open_detector
 from edge.kiosk.config import KioskConfig
 from edge.kiosk.display import draw, open_preview
 from edge.kiosk.sdnotify import SystemdNotifier
-from edge.mask_pipeline import MaskPipeline
+from edge.mask_pipeline import MASK_LABEL, NO_MASK_LABEL, FacePipeline, MaskPipeline
+from edge.monitor import SustainedMonitor, face_alerts
 from edge.outputs import build_outputs
 from edge.outputs.base import KioskStats, Output
 from edge.platform import detect as detect_platform
@@ -44,7 +46,8 @@ def resolve_source(spec: str, realtime: bool = True) -> FrameSource:
     return open_source(spec)
 
 
-def build_pipeline(cfg: KioskConfig) -> MaskPipeline:
+def build_pipeline(cfg: KioskConfig) -> FacePipeline:
+    """A mask bundle gets the mask kiosk; another face bundle (pain) needs `monitor.enabled` to mean anything."""
     if cfg.trusted_key:
         from edge.signing import verify_bundle
 
@@ -53,7 +56,16 @@ def build_pipeline(cfg: KioskConfig) -> MaskPipeline:
     detector = open_detector(d.name, min_face_px=d.min_face_px, threshold=d.threshold, tile_px=d.tile_px)
     clf = Classifier(cfg.bundle, fmt=cfg.format, threads=cfg.threads)
     tracker = TrackerConfig(**cfg.tracker.model_dump())
-    return MaskPipeline(clf, detector, detect_every=d.detect_every, tracker=tracker)
+    is_mask = {MASK_LABEL, NO_MASK_LABEL} <= set(clf.labels)
+    if not is_mask and not cfg.monitor.enabled:
+        clf.close()
+        raise ValueError(f"{cfg.bundle}: labels {clf.labels} are not a mask bundle's; for a pain bundle set "
+                         "monitor.enabled: true so sustained scores raise alerts")
+    if cfg.monitor.label is not None and cfg.monitor.label not in clf.labels:
+        clf.close()
+        raise ValueError(f"monitor.label: {cfg.monitor.label!r} is not one of the bundle's labels {clf.labels}")
+    cls = MaskPipeline if is_mask else FacePipeline
+    return cls(clf, detector, detect_every=d.detect_every, tracker=tracker)
 
 
 def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float | None = None,
@@ -63,6 +75,8 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
     stop = stop or threading.Event()
     stats = stats or KioskStats()
     pipeline = build_pipeline(cfg)
+    labels = pipeline.classifier.labels
+    monitor = SustainedMonitor(cfg.monitor.threshold, cfg.monitor.sustain_s) if cfg.monitor.enabled else None
     given = source is not None  # a caller's source is opened by the capture thread's start
     source = source or resolve_source(cfg.source, cfg.realtime)
     outs = outputs if outputs is not None else build_outputs(cfg.outputs, stats)
@@ -101,6 +115,9 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
                 continue
             _, frame = got
             result = pipeline.process(frame)
+            if monitor is not None:
+                alerts = face_alerts(monitor, result.faces, labels, cfg.monitor.label, time.monotonic())
+                result = dataclasses.replace(result, alerts=alerts)
             stats.record(result)
             for out in outs:
                 out.handle(result, frame)
@@ -118,7 +135,7 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     elapsed = time.monotonic() - started
-    return {"frames": stats.frames, "faces": stats.faces, "people": dict(stats.people),
+    return {"frames": stats.frames, "faces": stats.faces, "people": dict(stats.people), "alerts": dict(stats.alerts),
             "seconds": round(elapsed, 2), "fps": round(stats.frames / elapsed, 2) if elapsed else 0.0,
             "latency_ms": {k: round(v, 3) for k, v in stats.latency_quantiles().items()},
             "dropped_frames": capture.dropped, "camera_reconnects": stats.camera_reconnects,

@@ -61,6 +61,7 @@ class GpioSettings(_Strict):
     buzzer: int | None = 22
     relay: int | None = None
     door_open_s: float = Field(3.0, ge=0)
+    alert_s: float = Field(5.0, ge=0, description="monitor mode: red on for this long after an alert")
     pin_factory: str = "auto"  # auto | mock | lgpio | rpigpio | pigpio | native
 
 
@@ -68,6 +69,15 @@ class HttpSettings(_Strict):
     enabled: bool = False
     host: str = "127.0.0.1"  # localhost only unless deliberately opened
     port: int = Field(8080, ge=0, le=65535)
+
+
+class MonitorSettings(_Strict):
+    """Sustained-score alerts (a pain bundle: a face above threshold for sustain_s), sent through every output."""
+
+    enabled: bool = False
+    label: str | None = Field(None, description="the label to watch (default: the bundle's last, e.g. pain)")
+    threshold: float = Field(0.7, gt=0, lt=1)
+    sustain_s: float = Field(2.0, ge=0, description="seconds the smoothed score must stay above threshold")
 
 
 class OutputSettings(_Strict):
@@ -87,6 +97,7 @@ class KioskConfig(_Strict):
     realtime: bool = Field(True, description="play video files and loops at their own frame rate, like a camera")
     detector: DetectorSettings = DetectorSettings()
     tracker: TrackerSettings = TrackerSettings()
+    monitor: MonitorSettings = MonitorSettings()
     display: DisplaySettings = DisplaySettings()
     outputs: OutputSettings = OutputSettings()
 

@@ -8,7 +8,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from edge.mask_pipeline import MASK_LABEL, FrameResult
+from edge.mask_pipeline import MASK_LABEL, NO_MASK_LABEL, FrameResult
 
 log = logging.getLogger(__name__)
 GREEN, RED, GREY, WHITE = (60, 180, 75), (40, 40, 220), (150, 150, 150), (255, 255, 255)
@@ -18,6 +18,11 @@ def banner_text(result: FrameResult | None, camera_status: str) -> tuple[str, tu
     if camera_status != "ok":
         return "Camera unavailable - reconnecting", GREY
     faces = [f for f in (result.faces if result else []) if f.smoothed_label is not None]
+    if result is not None and result.alerts:
+        a = result.alerts[0]
+        return f"ALERT: {a['label']} for {a['duration_s']:.0f} s (face #{a['track_id']})", RED
+    if faces and not any(f.smoothed_label in (MASK_LABEL, NO_MASK_LABEL) for f in faces):
+        return "Monitoring " + ", ".join(f"#{f.track_id} {f.smoothed_label}" for f in faces[:3]), GREY
     if not faces:
         return "Step closer to the camera", GREY
     if any(f.smoothed_label != MASK_LABEL for f in faces):
@@ -33,10 +38,11 @@ def draw(frame: np.ndarray | None, result: FrameResult | None, camera_status: st
     scale = max(w / 640, 0.5)
     for face in result.faces if result and frame is not None else []:
         label = face.smoothed_label or face.label
-        colour = GREY if face.smoothed_label is None else GREEN if label == MASK_LABEL else RED
+        colour = {MASK_LABEL: GREEN, NO_MASK_LABEL: RED}.get(label, WHITE) if face.smoothed_label else GREY
         b = face.box
         cv2.rectangle(canvas, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, max(2, round(2 * scale)))
-        text = f"#{face.track_id} {'mask' if label == MASK_LABEL else 'no mask'} " \
+        name = {MASK_LABEL: "mask", NO_MASK_LABEL: "no mask"}.get(label, label)
+        text = f"#{face.track_id} {name} " \
                f"{(face.smoothed_score if face.smoothed_label else face.score):.0%}"
         cv2.putText(canvas, text, (b.x, max(b.y - 8, 16)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, colour,
                     max(1, round(2 * scale)), cv2.LINE_AA)

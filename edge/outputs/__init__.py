@@ -24,7 +24,8 @@ def build_outputs(settings, stats: KioskStats) -> list[Output]:
     if settings.gpio.enabled:
         g = settings.gpio
         try:
-            outs.append(GpioOutput(g.green, g.red, g.buzzer, g.relay, g.door_open_s, g.pin_factory))
+            outs.append(GpioOutput(g.green, g.red, g.buzzer, g.relay, g.door_open_s, g.pin_factory,
+                                   alert_s=g.alert_s))
         except Exception as exc:  # noqa: BLE001 - no pins here (BadPinFactory ...) must not stop the kiosk
             log.warning("gpio output disabled: %s", exc)
     if settings.http.enabled:

@@ -21,6 +21,7 @@ class KioskStats:
     frames: int = 0
     faces: int = 0
     people: dict[str, int] = field(default_factory=lambda: {"WithMask": 0, "WithoutMask": 0})
+    alerts: dict[str, int] = field(default_factory=dict)  # monitor mode: sustained-score alerts by label
     camera_status: str = "starting"
     camera_reconnects: int = 0
     log_status: str = "ok"  # the event log's state, "degraded: ..." when writes fail
@@ -38,8 +39,10 @@ class KioskStats:
             self.frame_times.append(now)
             self.latencies_ms.append(result.timings_ms.get("total_ms", 0.0))
             for face in result.faces:
-                if face.first_settled and face.smoothed_label in self.people:
-                    self.people[face.smoothed_label] += 1
+                if face.first_settled and face.smoothed_label is not None:
+                    self.people[face.smoothed_label] = self.people.get(face.smoothed_label, 0) + 1
+            for alert in result.alerts:
+                self.alerts[alert["label"]] = self.alerts.get(alert["label"], 0) + 1
 
     def fps(self) -> float:
         with self.lock:

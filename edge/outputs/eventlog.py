@@ -1,4 +1,4 @@
-"""The SQLite event log: one row per person counted. No face pixels unless the config asks for them."""
+"""The SQLite event log: one row per person counted, one per monitor alert. No face pixels unless asked for."""
 
 from __future__ import annotations
 
@@ -22,7 +22,23 @@ CREATE TABLE IF NOT EXISTS events (
     face_jpeg BLOB                 -- only with save_faces: true
 );
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,            -- unix seconds when the score had been sustained long enough
+    track_id INTEGER NOT NULL,
+    label TEXT NOT NULL,           -- the watched label, e.g. pain
+    score REAL NOT NULL,           -- smoothed score at the alert
+    threshold REAL NOT NULL,
+    duration_s REAL NOT NULL,      -- how long it had stayed above threshold
+    box TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
 """
+INSERT = {
+    "events": "INSERT INTO events (time, track_id, verdict, confidence, box, face_jpeg) VALUES (?, ?, ?, ?, ?, ?)",
+    "alerts": "INSERT INTO alerts (time, track_id, label, score, threshold, duration_s, box) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?)",
+}
 
 
 MAX_PENDING = 1000
@@ -43,11 +59,12 @@ class SQLiteEventLog:
         self._db.executescript(SCHEMA)
         self.save_faces = save_faces
         self.status = "ok"
-        self.pending: list[tuple] = []
+        self.pending: list[tuple[str, tuple]] = []  # (table, row) not yet written
         self.dropped = 0
 
     def handle(self, result: FrameResult, frame: np.ndarray) -> None:
         rows = []
+        now = time.time()
         for face in result.faces:
             if not face.first_settled:
                 continue
@@ -55,23 +72,39 @@ class SQLiteEventLog:
             if self.save_faces:
                 ok, buf = cv2.imencode(".jpg", face_crop(frame, face.box, 0.1))
                 jpeg = buf.tobytes() if ok else None
-            rows.append((time.time(), face.track_id, face.smoothed_label, face.smoothed_score,
-                         ",".join(map(str, face.box.as_list())), jpeg))
+            rows.append(("events", (now, face.track_id, face.smoothed_label, face.smoothed_score,
+                                    ",".join(map(str, face.box.as_list())), jpeg)))
+        for a in result.alerts:
+            rows.append(("alerts", (now, a["track_id"], a["label"], a["score"], a["threshold"], a["duration_s"],
+                                    ",".join(map(str, a["box"])))))
         if not rows and not self.pending:
             return
         batch = self.pending + rows
-        try:
-            self._db.executemany("INSERT INTO events (time, track_id, verdict, confidence, box, face_jpeg) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)", batch)
+        try:  # one transaction: a failure writes none of the batch, so a retry never duplicates rows
+            self._db.execute("BEGIN")
+            for table, sql in INSERT.items():
+                self._db.executemany(sql, [row for t, row in batch if t == table])
+            self._db.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._rollback()
             self.status = f"degraded: {exc}"
             self.pending = batch[-MAX_PENDING:]  # keep the newest; a full disk must not fill memory instead
             self.dropped += len(batch) - len(self.pending)
             return
         self.pending, self.status = [], "ok"
 
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the next BEGIN reports it, and the log stays degraded
+
     def counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT verdict, COUNT(*) FROM events GROUP BY verdict").fetchall())
+
+    def alert_counts(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT label, COUNT(*) FROM alerts GROUP BY label").fetchall())
 
     def close(self) -> None:
         self._db.close()

@@ -28,6 +28,9 @@ class JsonLinesOutput:
                     "latency_ms": round(result.timings_ms.get("total_ms", 0.0), 3), "track_id": face.track_id,
                     "event": "person" if face.first_settled else "face", "time": round(time.time(), 3)}
             self.stream.write(json.dumps(line) + "\n")
+        for alert in result.alerts:  # {"event": "sustained", track_id, label, score, threshold, duration_s, ...}
+            self.stream.write(json.dumps({"source": self.source, "frame": result.index, **alert,
+                                          "time": round(time.time(), 3)}) + "\n")
         self.stream.flush()
 
     def close(self) -> None:
