@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "fraction of fp32 accuracy")
     p.add_argument("--max-size-kb", type=float, help="fail (exit 3) if an int8 file is larger than this (a device's "
                    "flash or RAM budget)")
+    p.add_argument("--default-format", default="tflite-int8", help="the format edge-run and the kiosk load unless "
+                   "told otherwise (default tflite-int8; e.g. tflite-fp16 for a KNN head, which int8 features upset)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", action="store_true", help="print the parity report as one JSON object")
     return p
@@ -65,7 +67,7 @@ def _body(args: argparse.Namespace) -> int:
     cfg = ConvertConfig(formats=tuple(args.formats), out=args.out, calibration_size=args.calibration_size,
                         onnx_target=args.onnx_target, dataset=args.dataset, data_path=args.data_path,
                         limit_eval=args.limit_eval, max_drop=args.max_drop, min_relative=args.min_relative,
-                        seed=args.seed, progress=not args.json and sys.stderr.isatty())
+                        seed=args.seed, default_format=args.default_format, progress=not args.json and sys.stderr.isatty())
     result = convert_bundle(source, cfg)
     if args.json:
         emit_json({**result.report, "bundle_path": str(result.bundle)})

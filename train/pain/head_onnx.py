@@ -9,6 +9,7 @@ head's scores equal `predict_proba` to float precision (checked before a bundle 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,9 @@ def head_to_onnx(head, head_name: str, n_features: int):
     pipeline = head.estimator if head_name == "svm" else head
     clf = pipeline.steps[-1][1]
     options = {id(clf): {"zipmap": False, **({"raw_scores": True} if head_name == "svm" else {})}}
-    model = skl2onnx.to_onnx(pipeline, np.zeros((1, n_features), np.float32), options=options, target_opset=17)
+    with warnings.catch_warnings():  # skl2onnx reads SVC.probA_, deprecated in scikit-learn 1.9; we use raw scores
+        warnings.simplefilter("ignore", FutureWarning)
+        model = skl2onnx.to_onnx(pipeline, np.zeros((1, n_features), np.float32), options=options, target_opset=17)
     graph = model.graph
     scores = next(o.name for o in graph.output if o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT)
     # SVM raw scores are [-d, d]: the logistic of each is exactly [1 - p, p]. KNN already gives vote shares.
