@@ -104,6 +104,7 @@ def test_knn_and_kernel_svm_ship_as_a_chained_onnx_head(fixture_set, tmp_path, h
     from edge.classifier import Classifier
     from edge.errors import BundleError
     from edge.media import read_image
+    from edge.preprocess import prepare_dataset
     from train.recipes.pain import PainConfig, train_pain
 
     summary = train_pain(PainConfig(data=fixture_set, out=tmp_path, backbones=["mobilenet_v2"], heads=[head],
@@ -128,6 +129,19 @@ def test_knn_and_kernel_svm_ship_as_a_chained_onnx_head(fixture_set, tmp_path, h
     finally:
         clf.close()
     assert probs.shape == (3, 2) and np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    bench = run_cli("edge-bench", str(bundle), "--formats", "onnx-fp32", "--threads", "1", "--runs", "3",
+                    "--warmup", "1", "--no-keras", "--json", timeout=300)
+    assert bench.returncode == 0, bench.stderr
+    row = next(r for r in json.loads(bench.stdout)["rows"] if r.get("status") == "ok")
+    sample = np.load(bundle / "eval_sample.npz")
+    clf = Classifier(bundle, fmt="onnx-fp32")
+    try:  # scored through the head, as the runtime does, not an argmax over 1,280 features
+        x = prepare_dataset(sample["x"], m.preprocess, m.input.layout)
+        expected = float((clf.probabilities(x).argmax(1) == sample["y"]).mean())
+    finally:
+        clf.close()
+    assert row["head"]["kind"] == kind and row["eval_samples"] == len(sample["y"])
+    assert abs(row["accuracy"] - expected) < 1e-9
     (bundle / m.head.path).write_bytes((bundle / m.head.path).read_bytes() + b"x")
     with pytest.raises(BundleError, match="head.size_bytes"):
         Classifier(bundle)
