@@ -67,7 +67,8 @@ def _body(args: argparse.Namespace) -> int:
     cfg = ConvertConfig(formats=tuple(args.formats), out=args.out, calibration_size=args.calibration_size,
                         onnx_target=args.onnx_target, dataset=args.dataset, data_path=args.data_path,
                         limit_eval=args.limit_eval, max_drop=args.max_drop, min_relative=args.min_relative,
-                        seed=args.seed, default_format=args.default_format, progress=not args.json and sys.stderr.isatty())
+                        seed=args.seed, default_format=args.default_format,
+                        progress=not args.json and sys.stderr.isatty())
     result = convert_bundle(source, cfg)
     if args.json:
         emit_json({**result.report, "bundle_path": str(result.bundle)})

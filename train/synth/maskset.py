@@ -23,9 +23,8 @@ from train.synth.masks import paint_mask, random_style
 LABELS = ("WithMask", "WithoutMask")
 SPLITS = ("Train", "Validation", "Test")
 FIXED_SPLIT = {"biden": "Test", "astronaut": "Validation", "obama": "Train", "megamind": "Train"}
-# Crops per photo and class: few portraits and many LFW faces, so portraits get more variations. LFW gets 24:
-# most held-out people are LFW faces (grey, 25 px), and with 12 the model misread a few of them.
-PER_PHOTO = {"face-recognition": 60, "skimage/astronaut": 60, "skimage/lfw": 24, "Megamind": 4}
+# Crops per photo and class: few portraits and many LFW faces, so portraits get more variations.
+PER_PHOTO = {"face-recognition": 60, "skimage/astronaut": 60, "skimage/lfw": 12, "Megamind": 4}
 SIZE = 128
 
 
