@@ -83,15 +83,6 @@ def _open(cfg: BenchConfig, path: Path):
     return open_backend(cfg.backend, path, cfg.threads, **options)
 
 
-def _open_head(bundle):
-    """A bundle's chained head (KNN / RBF SVM as ONNX): timed on its own, and applied before accuracy."""
-    if bundle is None or bundle.manifest.head is None:
-        return None
-    from edge.backends import open_backend
-
-    return open_backend("onnx", bundle.head_path(), 1)
-
-
 def _timed_call(cfg: BenchConfig, runner, x1: np.ndarray):
     if cfg.backend == "keras":
         return lambda: runner.predict(x1, verbose=0)
@@ -149,7 +140,9 @@ def measure(cfg: BenchConfig, settings: dict) -> dict:
         "samples_ms": [round(float(v), 4) for v in ms[:: max(1, len(ms) // 200)]],
         "size_bytes": path.stat().st_size,
     }
-    head = _open_head(bundle)
+    from edge.classifier import open_head
+
+    head = open_head(bundle) if bundle is not None else None
     if head is not None:  # the model's p50 stays the model's; the head's time is its own figure
         feats = call() if cfg.backend == "keras" else dequantize(runner.infer(quantize(x1, runner.input)),
                                                                   runner.output)

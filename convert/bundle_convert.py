@@ -65,11 +65,11 @@ def _prepare_out(src: Bundle, out: Path | None) -> Bundle:
 
 def _chained_head(bundle: Bundle):
     """The bundle's chained head (KNN / RBF SVM as ONNX) as a function of features; identity without one."""
-    if bundle.manifest.head is None:
-        return lambda out: out
-    from edge.backends import open_backend
+    from edge.classifier import open_head
 
-    backend = open_backend("onnx", bundle.head_path(), 1)
+    backend = open_head(bundle)
+    if backend is None:
+        return lambda out: out
     return lambda feats: backend.infer(np.asarray(feats, np.float32))
 
 

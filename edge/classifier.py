@@ -13,6 +13,13 @@ from edge.errors import BundleError
 from edge.preprocess import dequantize, prepare, quantize
 
 
+def open_head(bundle: Bundle) -> Backend | None:
+    """A bundle's chained head (KNN / RBF SVM as ONNX, features -> scores), hash-checked; None without one."""
+    if bundle.manifest.head is None:
+        return None
+    return open_backend("onnx", bundle.head_path(), 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Prediction:
     label: str
@@ -32,8 +39,7 @@ class Classifier:
         self.labels = self.bundle.manifest.labels
         self.head: Backend | None = None
         try:
-            if self.bundle.manifest.head is not None:  # features -> scores, on ONNX Runtime's CPU provider
-                self.head = open_backend("onnx", self.bundle.head_path(), 1)
+            self.head = open_head(self.bundle)  # features -> scores, on ONNX Runtime's CPU provider
             self._check_against_manifest()
         except BaseException:
             self.close()
