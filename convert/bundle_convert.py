@@ -33,6 +33,11 @@ class ConvertConfig:
     min_relative: float | None = None
     seed: int = 42
     default_format: str = "tflite-int8"
+    int8_io: str = "int8"  # TFLite int8 input/output type: "int8" or "float"
+    keep_float: str | tuple[str, ...] | None = None  # int8 files: None, "auto" or Keras layer names
+    mixed_target: float = 0.99  # "auto": validation agreement with Keras to reach
+    mixed_max_layers: int = 3
+    selection_size: int = 1000  # "auto": validation images the layers are chosen on
     progress: bool = True
     extra: dict = field(default_factory=dict)
 
@@ -73,6 +78,23 @@ def _chained_head(bundle: Bundle):
     return lambda feats: backend.infer(np.asarray(feats, np.float32))
 
 
+def _selection(data, m, model, head, calib_idx: np.ndarray, cfg: ConvertConfig, rng: np.random.Generator):
+    """The split float layers are chosen on: the validation split, else training images not used to calibrate."""
+    from convert.mixed_precision import Selection
+
+    if data.x_val is not None and len(data.x_val):
+        x, where = data.x_val, "validation split"
+    else:
+        rest = np.setdiff1d(np.arange(len(data.y_train)), calib_idx)
+        x, where = data.x_train[rest], "training images not used for calibration (the dataset has no validation split)"
+    if len(x) > cfg.selection_size:
+        x = x[np.sort(rng.permutation(len(x))[:cfg.selection_size])]
+    x = prepare_dataset(x, m.preprocess, m.input.layout)
+    reference = head(model.predict(x, batch_size=256, verbose=0))
+    return Selection(x=x, reference=reference, source=f"{where}, {len(x)} images", head=head,
+                     target=cfg.mixed_target, max_layers=cfg.mixed_max_layers)
+
+
 def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     from tqdm import tqdm
 
@@ -106,7 +128,10 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     keras_metrics = parity.compare(reference, reference, y_eval, m.labels)
     entries = {"keras": describe_file(bundle.root, m.file("keras").path, "keras", metrics=keras_metrics)}
     metrics = {"keras": keras_metrics}
-    ctx = ExportContext(model=model, calibration=calibration, onnx_target=cfg.onnx_target)
+    selection = _selection(data, m, model, head, calib_idx, cfg, rng) if cfg.keep_float == "auto" else None
+    ctx = ExportContext(model=model, calibration=calibration, onnx_target=cfg.onnx_target,
+                        int8_io=cfg.int8_io, keep_float=cfg.keep_float, selection=selection,
+                        progress=cfg.progress)
     try:
         for fmt in tqdm(cfg.formats, desc="convert", unit="format", disable=not cfg.progress):
             exporter, filename = EXPORTERS[fmt]
@@ -118,6 +143,8 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
             for side, info in (("input_quant", tin), ("output_quant", tout)):
                 if info.quantized:
                     quant[side] = {"scale": info.scale, "zero_point": info.zero_point, "dtype": info.dtype}
+            if fmt in ctx.mixed and ctx.mixed[fmt].layers:
+                quant["float_layers"] = ctx.mixed[fmt].layers
             entries[fmt] = describe_file(bundle.root, filename, fmt, metrics=metrics[fmt], **quant)
     finally:
         shutil.rmtree(ctx.workdir, ignore_errors=True)
@@ -131,5 +158,7 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
                  "status": "not set" if cfg.max_drop is None and cfg.min_relative is None else
                  ("fail" if failures else "pass"), "failures": failures}
     report = report_dict(load_bundle(bundle.root).manifest, eval_desc, gate_info)
+    if ctx.mixed:
+        report["mixed_precision"] = {fmt: outcome.as_dict() for fmt, outcome in ctx.mixed.items()}
     write_reports(bundle.root, report)
     return ConvertResult(bundle.root, report, failures)

@@ -13,6 +13,8 @@ EPILOG = """examples:
   edge-convert runs/digits/bundle --out edge/models/digits --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8
   edge-convert BUNDLE --max-drop 0.5                      # CI gate: exit 3 if an int8 file loses > 0.5 pp
   edge-convert BUNDLE --min-relative 0.99                 # MLPerf-style: int8 keeps 99 %% of fp32 accuracy
+  edge-convert BUNDLE --keep-float auto --max-drop 1.0    # int8 with the few layers that lose accuracy kept float
+  edge-convert BUNDLE --keep-float conv1,bn1              # ... or name them (Keras layer names)
   edge-convert model.keras --dataset mnist --out my_bundle  # a bare Keras file becomes a bundle first
 
 exit codes: 0 ok, 1 error, 2 usage, 3 accuracy gate failed.
@@ -45,6 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "flash or RAM budget)")
     p.add_argument("--default-format", default="tflite-int8", help="the format edge-run and the kiosk load unless "
                    "told otherwise (default tflite-int8; e.g. tflite-fp16 for a KNN head, which int8 features upset)")
+    p.add_argument("--int8-io", choices=("int8", "float"), default="int8", help="TFLite int8 file's input and "
+                   "output type (default int8, what Edge TPUs and the kiosk want; float keeps the scores "
+                   "unrounded, e.g. for a two-class model whose scores sit near 0.5; pair it with --keep-float for "
+                   "the last layer)")
+    p.add_argument("--keep-float", metavar="auto|LAYER,...", help="mixed-precision int8: keep these Keras layers "
+                   "float in the int8 files, or 'auto' to choose them by whole-model sensitivity on the validation "
+                   "split (CPU targets; an Edge TPU stops at the first float op)")
+    p.add_argument("--mixed-target", type=float, default=0.99, help="--keep-float auto: stop adding float layers "
+                   "once validation top-1 agreement with Keras reaches this (default 0.99)")
+    p.add_argument("--mixed-max-layers", type=int, default=3, help="--keep-float auto: at most this many float "
+                   "layers (default 3)")
+    p.add_argument("--selection-size", type=int, default=1000, help="--keep-float auto: validation images the "
+                   "layers are chosen on (default 1000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", action="store_true", help="print the parity report as one JSON object")
     return p
@@ -53,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _body(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     from convert.bundle_convert import ConvertConfig, convert_bundle
+    from convert.mixed_precision import parse_keep_float
     from convert.report import to_markdown
 
     source = Path(args.source)
@@ -68,6 +84,9 @@ def _body(args: argparse.Namespace) -> int:
                         onnx_target=args.onnx_target, dataset=args.dataset, data_path=args.data_path,
                         limit_eval=args.limit_eval, max_drop=args.max_drop, min_relative=args.min_relative,
                         seed=args.seed, default_format=args.default_format,
+                        int8_io=args.int8_io, keep_float=parse_keep_float(args.keep_float),
+                        mixed_target=args.mixed_target, mixed_max_layers=args.mixed_max_layers,
+                        selection_size=args.selection_size,
                         progress=not args.json and sys.stderr.isatty())
     result = convert_bundle(source, cfg)
     if args.json:

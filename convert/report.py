@@ -17,6 +17,8 @@ def report_dict(manifest: Manifest, eval_desc: str, gate: dict) -> dict:
     for f in manifest.files:
         m = f.metrics
         row = {"format": f.format, "path": f.path, "size_bytes": f.size_bytes, "sha256": f.sha256}
+        if f.float_layers:
+            row["float_layers"] = f.float_layers
         family = f.format.split("-")[0]
         if family in fp32_size and f.format != f"{family}-fp32":
             row["size_vs_fp32"] = round(f.size_bytes / fp32_size[family], 4)
@@ -51,6 +53,13 @@ def to_markdown(report: dict) -> str:
         lines.append(f"| {r['format']} | {r['size_bytes'] / 1024:.1f} | {fmt('size_vs_fp32', '.1%')} | "
                      f"{fmt('accuracy', '.4f')} | {fmt('accuracy_drop_pp', '+.2f')} | {fmt('agreement', '.4f')} | "
                      f"{fmt('max_abs_diff', '.2e')} | {fmt('sqnr_db', '.1f')} | {_worst_class(r)} |")
+    for fmt, mixed in report.get("mixed_precision", {}).items():
+        layers = ", ".join(mixed["float_layers"]) or "none (plain int8 was best)"
+        lines += ["", f"Mixed precision, {fmt}: float layers {layers}; chosen on {mixed['selected_on']}"]
+        if len(mixed["trials"]) > 1:
+            lines += ["", "| float layers | agreement | SQNR dB |", "|---|---:|---:|"]
+            lines += [f"| {', '.join(t['layers']) or '(int8 throughout)'} | {t['agreement']:.4f} | {t['sqnr_db']:.1f} |"
+                      for t in sorted(mixed["trials"], key=lambda t: (-t["agreement"], -t["sqnr_db"]))[:8]]
     g = report["gate"]
     lines += ["", f"Gate: {g.get('status', 'not set')}"]
     lines += [f"- {f}" for f in g.get("failures", [])]

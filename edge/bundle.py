@@ -89,6 +89,9 @@ class ModelFile(_Strict):
     input_quant: QuantParams | None = None
     output_quant: QuantParams | None = None
     metrics: Metrics | None = None
+    float_layers: list[str] | None = Field(
+        default=None, description="Keras layers this int8 file keeps in float (mixed precision), chosen by "
+        "edge-convert --keep-float on the validation split")
 
 
 class HeadSpec(_Strict):

@@ -16,8 +16,14 @@ class ExportContext:
     onnx_target: str = "x86"  # "x86" (AVX2/VNNI: u8 activations, reduce_range) or "arm" (s8s8)
     opset: int = 17
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="edgesight-convert-")))
+    int8_io: str = "int8"  # TFLite int8 input/output: "int8" or "float" (ONNX QDQ files always take float)
+    keep_float: str | tuple[str, ...] | None = None  # int8 files: None, "auto" or Keras layer names
+    selection: object | None = None  # convert.mixed_precision.Selection for "auto"
+    progress: bool = False
+    mixed: dict = field(default_factory=dict)  # format -> mixed_precision.Outcome, filled by the int8 exporters
     _saved_model: Path | None = None
     _onnx_fp32: Path | None = None
+    _trial: int = 0
 
     def saved_model(self) -> Path:
         """`model.export` once; every TFLite mode converts from the same SavedModel."""
@@ -35,3 +41,8 @@ class ExportContext:
             to_onnx(self.model, path, self.opset)
             self._onnx_fp32 = path
         return self._onnx_fp32
+
+    def scratch(self, suffix: str) -> Path:
+        """A fresh file in the work folder, for candidate models that mixed-precision selection tries."""
+        self._trial += 1
+        return self.workdir / f"trial{self._trial:04d}{suffix}"

@@ -24,7 +24,7 @@ LABELS = ("WithMask", "WithoutMask")
 SPLITS = ("Train", "Validation", "Test")
 FIXED_SPLIT = {"biden": "Test", "astronaut": "Validation", "obama": "Train", "megamind": "Train"}
 # Crops per photo and class: few portraits and many LFW faces, so portraits get more variations.
-PER_PHOTO = {"face-recognition": 60, "skimage/astronaut": 60, "skimage/lfw": 12, "Megamind": 4}
+PER_PHOTO = {"face-recognition": 60, "skimage/astronaut": 60, "skimage/lfw": 24, "Megamind": 4}
 SIZE = 128
 
 
