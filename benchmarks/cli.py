@@ -162,7 +162,8 @@ def pipeline_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", help="classifier bundle (default: the built-in mask bundle when installed, else "
                    "fashion, reported as timing-only)")
     p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2, help="classifier threads (default 2, the kiosk's "
+                   "`classifier.threads` default)")
     p.add_argument("--detector", default="blazeface", help="face detector: blazeface (default, tiled as the kiosk "
                    "runs it), haar (the paper's), res10, or a chain like blazeface+haar; res10 and blazeface need "
                    "`edge-train fetch detectors`")
