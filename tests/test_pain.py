@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +191,27 @@ def test_edge_run_pain_bundle_per_face_and_monitor_events(fixture_set, tmp_path)
     rows = sqlite3.connect(db).execute("SELECT label, duration_s FROM alerts").fetchall()
     assert alerts and len(rows) == len(alerts) == lines[-1]["summary"]["alerts"]["pain"]
     assert all(label == "pain" and d >= 0.2 for label, d in rows)
+
+
+@pytest.mark.slow
+def test_a_backbone_trained_on_the_training_people_loads_as_weights(fixture_set, tmp_path):
+    proc = run_cli("edge-train", "pain-backbone", "--data", str(fixture_set), "--out", str(tmp_path / "bb"),
+                   "--backbone", "mobilenet_v2", "--size", "32", "--epochs", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    weights = Path(report["weights"])
+    assert weights.is_file() and "NOT ImageNet" in report["what"] and report["n_test"] > 0
+    from train.pain.data import load_pain_folder, split
+
+    data = load_pain_folder(fixture_set)
+    _, test_idx, desc = split(data, "subject", 0.5, 42)
+    assert report["split"] == desc and report["n_test"] == len(test_idx)  # the same people held out as `pain`
+    # The file is the backbone's own weights: `edge-train pain --weights FILE` loads them at another size.
+    from train.pain.backbones import build_backbone
+
+    random_a = build_backbone("mobilenet_v2", None, 48)
+    trained = build_backbone("mobilenet_v2", str(weights), 48)
+    x = np.random.default_rng(0).integers(0, 255, (2, 48, 48, 3)).astype(np.float32)
+    assert not np.allclose(np.asarray(random_a(x)), np.asarray(trained(x)))
+    again = build_backbone("mobilenet_v2", str(weights), 48)
+    assert np.allclose(np.asarray(trained(x)), np.asarray(again(x)), atol=1e-5)

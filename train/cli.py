@@ -20,6 +20,7 @@ EPILOG = """examples:
   edge-train mask --out runs/mask           # seed 004 model_6 on it (or --data a Kaggle Face Mask 12k folder)
   edge-train kiosk-clip                     # the kiosk demo clip edge/samples/kiosk_clip.mp4
   edge-train pain-fixture --out runs/pfx    # a pipeline-check set (real faces, synthetic grimace; NOT pain)
+  edge-train pain-backbone --data runs/pfx  # no ImageNet weights reachable: train the backbone on your faces
   edge-train pain --data runs/pfx --backbones mobilenet_v2 --weights facemask --bundle mobilenet_v2:dnn
 
 then: edge-convert runs/digits/bundle   (TFLite + ONNX, int8, parity report)"""
@@ -97,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
                       "one model; knn and svm ship as a chained ONNX head the runtime runs after the backbone")
     pain.add_argument("--seed", type=int, default=42)
     pain.add_argument("--json", action="store_true")
+    bb = sub.add_parser("pain-backbone", help="train a backbone end to end on your pain/no_pain faces (training "
+                        "people only) when ImageNet weights are out of reach; use it with pain --weights FILE")
+    bb.add_argument("--data", type=Path, required=True, help="folder with pain/ and no_pain/ (as for `pain`)")
+    bb.add_argument("--out", type=Path, default=Path("runs/pain-backbone"))
+    bb.add_argument("--backbone", default="densenet121", choices=("densenet121", "resnet50", "mobilenet_v2"))
+    bb.add_argument("--size", type=int, default=128, help="training size (default 128; the weights load at any "
+                    "size, e.g. 224 in `edge-train pain`)")
+    bb.add_argument("--epochs", type=int, default=6)
+    bb.add_argument("--split", choices=("subject", "random"), default="subject",
+                    help="must match the `pain` run that uses the weights, so its test people stay unseen")
+    bb.add_argument("--seed", type=int, default=42)
+    bb.add_argument("--json", action="store_true")
     fixture = sub.add_parser("pain-fixture", help="a PIPELINE-CHECK pain/no_pain set: real faces, synthetic grimace")
     fixture.add_argument("--out", type=Path, default=Path("runs/pain-fixture"))
     fixture.add_argument("--per-photo", type=int, default=4)
@@ -227,6 +240,21 @@ def _pain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pain_backbone(args: argparse.Namespace) -> int:
+    quiet_tensorflow()
+    from train.pain.finetune import BackboneTrainConfig, train_backbone
+
+    report = train_backbone(BackboneTrainConfig(data=args.data, out=args.out, backbone=args.backbone, size=args.size,
+                                                epochs=args.epochs, split=args.split, seed=args.seed,
+                                                progress=not args.json))
+    if args.json:
+        emit_json(report)
+    else:
+        print(f"{report['weights']}: {report['what']}; train accuracy {report['train_accuracy']:.3f}, test people "
+              f"{report['test_accuracy']:.3f}\nnext: edge-train pain --data {args.data} --weights {report['weights']}")
+    return 0
+
+
 def _pain_fixture(args: argparse.Namespace) -> int:
     from train.pain.fixture import build_pain_fixture
     from train.synth.faces import iter_face_photos
@@ -258,7 +286,8 @@ def _kiosk_clip(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"fetch": _fetch, "samples": _samples, "mask": _mask, "masks": _masks,
-               "kiosk-clip": _kiosk_clip, "pain": _pain, "pain-fixture": _pain_fixture}.get(args.command, _train)
+               "kiosk-clip": _kiosk_clip, "pain": _pain, "pain-fixture": _pain_fixture,
+               "pain-backbone": _pain_backbone}.get(args.command, _train)
     return run_cli("edge-train", lambda: handler(args))
 
 
