@@ -26,6 +26,9 @@ from convert import parity
 from edge.errors import EdgeSightError
 
 AUTO = "auto"
+PRESCREEN_ABOVE = 40  # graphs with more layers get a per-op error pass first (TFLite), then whole-model trials
+PRESCREEN_KEEP = 12
+PRESCREEN_SAMPLES = 32
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,14 @@ def layer_units(layers: list[str], node_names: list[str], hints: list[str] | Non
             units.setdefault(owner, []).append(node)
         previous = owner
     return units
+
+
+def prescreen(units: dict[str, list[str]], errors: dict[str, float], keep: int | None = None) -> list[str]:
+    """The `keep` layers whose own ops make the largest int8 error (RMSE over scale), in graph order."""
+    keep = PRESCREEN_KEEP if keep is None else keep
+    score = {name: max((errors.get(node, 0.0) for node in nodes), default=0.0) for name, nodes in units.items()}
+    top = set(sorted(score, key=score.get, reverse=True)[:keep])
+    return [name for name in units if name in top]
 
 
 def parse_keep_float(value: str | None) -> str | tuple[str, ...] | None:

@@ -120,3 +120,27 @@ def test_float_io_keeps_an_int8_body_with_unrounded_scores(tmp_path, mnist):
     assert out_dtype["CONV_2D"] == np.int8 and out_dtype["SOFTMAX"] == np.float32  # int8 body, float scores
     labels = [p.label for p in Classifier(out, fmt="tflite-int8").classify(list(mnist.x_test[:20]))]
     assert np.mean(np.array(labels, dtype=int) == mnist.y_test[:20]) >= 0.9
+
+
+def test_prescreen_keeps_the_layers_that_make_the_most_error_in_graph_order():
+    from convert.mixed_precision import prescreen
+
+    units = {"conv1": ["a"], "bn1": ["b", "c"], "conv2": ["d"], "probs": ["e"]}
+    errors = {"a": 0.1, "b": 0.2, "c": 3.0, "d": 1.5, "e": 0.05}
+    assert prescreen(units, errors, keep=2) == ["bn1", "conv2"]
+
+
+@pytest.mark.slow
+def test_big_graphs_are_prescreened_by_per_op_error(tmp_path, monkeypatch):
+    from convert import mixed_precision as mp
+    from convert.bundle_convert import ConvertConfig, convert_bundle
+
+    monkeypatch.setattr(mp, "PRESCREEN_ABOVE", 3)  # the digits model has 7 layers with ops; pretend that is big
+    monkeypatch.setattr(mp, "PRESCREEN_KEEP", 2)
+    result = convert_bundle("digits", ConvertConfig(
+        out=tmp_path / "pre", formats=("tflite-int8",), calibration_size=20, limit_eval=100, keep_float="auto",
+        mixed_target=1.01, mixed_max_layers=2, selection_size=64, progress=False))
+    mixed = result.report["mixed_precision"]["tflite-int8"]
+    assert len(mixed["prescreened"]) == 2
+    singles = [t["layers"][0] for t in mixed["trials"] if len(t["layers"]) == 1]
+    assert sorted(singles) == sorted(mixed["prescreened"])  # whole-model trials only for the shortlisted layers

@@ -21,6 +21,7 @@ class ExportContext:
     selection: object | None = None  # convert.mixed_precision.Selection for "auto"
     progress: bool = False
     mixed: dict = field(default_factory=dict)  # format -> mixed_precision.Outcome, filled by the int8 exporters
+    prescreen: dict = field(default_factory=dict)  # format -> the layers a per-op error pass kept as candidates
     _saved_model: Path | None = None
     _onnx_fp32: Path | None = None
     _trial: int = 0
