@@ -159,8 +159,7 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
                  ("fail" if failures else "pass"), "failures": failures}
     report = report_dict(load_bundle(bundle.root).manifest, eval_desc, gate_info)
     if ctx.mixed:
-        report["mixed_precision"] = {fmt: outcome.as_dict() | ({"prescreened": ctx.prescreen[fmt]}
-                                                               if fmt in ctx.prescreen else {})
-                                     for fmt, outcome in ctx.mixed.items()}
+        screened = {"prescreened": ctx.prescreen["layers"]} if "layers" in ctx.prescreen else {}
+        report["mixed_precision"] = {fmt: outcome.as_dict() | screened for fmt, outcome in ctx.mixed.items()}
     write_reports(bundle.root, report)
     return ConvertResult(bundle.root, report, failures)

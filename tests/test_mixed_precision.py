@@ -138,9 +138,10 @@ def test_big_graphs_are_prescreened_by_per_op_error(tmp_path, monkeypatch):
     monkeypatch.setattr(mp, "PRESCREEN_ABOVE", 3)  # the digits model has 7 layers with ops; pretend that is big
     monkeypatch.setattr(mp, "PRESCREEN_KEEP", 2)
     result = convert_bundle("digits", ConvertConfig(
-        out=tmp_path / "pre", formats=("tflite-int8",), calibration_size=20, limit_eval=100, keep_float="auto",
-        mixed_target=1.01, mixed_max_layers=2, selection_size=64, progress=False))
-    mixed = result.report["mixed_precision"]["tflite-int8"]
-    assert len(mixed["prescreened"]) == 2
-    singles = [t["layers"][0] for t in mixed["trials"] if len(t["layers"]) == 1]
-    assert sorted(singles) == sorted(mixed["prescreened"])  # whole-model trials only for the shortlisted layers
+        out=tmp_path / "pre", formats=("tflite-int8", "onnx-int8"), calibration_size=20, limit_eval=100,
+        keep_float="auto", mixed_target=1.01, mixed_max_layers=2, selection_size=64, progress=False))
+    for fmt in ("tflite-int8", "onnx-int8"):  # one pre-screen, shared by both formats
+        mixed = result.report["mixed_precision"][fmt]
+        assert len(mixed["prescreened"]) == 2
+        singles = [t["layers"][0] for t in mixed["trials"] if len(t["layers"]) == 1]
+        assert sorted(singles) == sorted(mixed["prescreened"])  # whole-model trials only for the shortlist

@@ -21,9 +21,10 @@ class ExportContext:
     selection: object | None = None  # convert.mixed_precision.Selection for "auto"
     progress: bool = False
     mixed: dict = field(default_factory=dict)  # format -> mixed_precision.Outcome, filled by the int8 exporters
-    prescreen: dict = field(default_factory=dict)  # format -> the layers a per-op error pass kept as candidates
+    prescreen: dict = field(default_factory=dict)  # "layers": the candidates a per-op error pass kept (big graphs)
     _saved_model: Path | None = None
     _onnx_fp32: Path | None = None
+    calibrated: bytes | None = None  # TFLite float model with calibration ranges (mixed precision)
     _trial: int = 0
 
     def saved_model(self) -> Path:

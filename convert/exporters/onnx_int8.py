@@ -83,6 +83,10 @@ def export(ctx: ExportContext, out: Path) -> Path:
 
     prepped = preprocess(ctx.onnx_fp32(), ctx.scratch(".pre.onnx"))
     units = mp.layer_units(mp.keras_layer_names(ctx.model), [n.name for n in onnx.load(str(prepped)).graph.node])
+    if ctx.keep_float == mp.AUTO and ctx.selection is not None and len(units) > mp.PRESCREEN_ABOVE:
+        from convert.exporters.tflite_common import prescreened_layers  # TFLite's debugger ranks the layers
+
+        units = {name: units[name] for name in prescreened_layers(ctx) if name in units}
 
     def build(float_nodes: list[str]) -> Path:
         return quantize_prepped(prepped, ctx.scratch(".onnx"), ctx.calibration, ctx.onnx_target,

@@ -52,15 +52,17 @@ def convert(ctx: ExportContext, out: Path, mode: str, per_channel: bool = True) 
 
 
 def calibrate(ctx: ExportContext) -> bytes:
-    """A float model carrying calibration ranges; quantized many times over by `quantize_calibrated`."""
+    """A float model carrying calibration ranges, made once; quantized many times over by `quantize_calibrated`."""
     import tensorflow as tf
 
-    conv = _converter(ctx)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = _representative(ctx.calibration)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv._experimental_calibrate_only = True
-    return conv.convert()
+    if ctx.calibrated is None:
+        conv = _converter(ctx)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = _representative(ctx.calibration)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv._experimental_calibrate_only = True
+        ctx.calibrated = conv.convert()
+    return ctx.calibrated
 
 
 def node_names(model: bytes) -> tuple[list[str], list[str]]:
@@ -129,3 +131,14 @@ def layer_errors(ctx: ExportContext, samples) -> dict[str, float]:
         if scale > 0 and math.isfinite(mse):
             errors[row["tensor_name"]] = math.sqrt(mse) / scale
     return errors
+
+
+def prescreened_layers(ctx: ExportContext) -> list[str]:
+    """The Keras layers worth whole-model trials on a big graph, measured once and shared by both int8 formats."""
+    from convert import mixed_precision as mp
+
+    if "layers" not in ctx.prescreen:
+        units = mp.layer_units(mp.keras_layer_names(ctx.model), *node_names(calibrate(ctx)))
+        errors = layer_errors(ctx, ctx.selection.x[:mp.PRESCREEN_SAMPLES])
+        ctx.prescreen["layers"] = mp.prescreen(units, errors)
+    return ctx.prescreen["layers"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from convert.exporters.context import ExportContext
-from convert.exporters.tflite_common import calibrate, convert, layer_errors, node_names, quantize_calibrated
+from convert.exporters.tflite_common import calibrate, convert, node_names, prescreened_layers, quantize_calibrated
 
 
 def export(ctx: ExportContext, out: Path) -> Path:
@@ -23,9 +23,7 @@ def export(ctx: ExportContext, out: Path) -> Path:
     calibrated = calibrate(ctx)
     units = mp.layer_units(mp.keras_layer_names(ctx.model), *node_names(calibrated))
     if ctx.keep_float == mp.AUTO and ctx.selection is not None and len(units) > mp.PRESCREEN_ABOVE:
-        errors = layer_errors(ctx, ctx.selection.x[:mp.PRESCREEN_SAMPLES])
-        ctx.prescreen["tflite-int8"] = mp.prescreen(units, errors)
-        units = {name: units[name] for name in ctx.prescreen["tflite-int8"]}
+        units = {name: units[name] for name in prescreened_layers(ctx) if name in units}
 
     def build(float_nodes: list[str]) -> Path:
         path = ctx.scratch(".tflite")
