@@ -114,11 +114,12 @@ def layer_errors(ctx: ExportContext, samples) -> dict[str, float]:
     import math
 
     import tensorflow as tf
+    from tensorflow.lite.python import convert as lite_convert
 
-    conv = _converter(ctx)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = _representative(ctx.calibration)
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=_representative(samples))
+    # The debug model (NumericVerify after every op) from the calibrated model already made: no second calibration.
+    debug_model = lite_convert.mlir_quantize(calibrate(ctx), enable_numeric_verify=True)
+    debugger = tf.lite.experimental.QuantizationDebugger(quant_debug_model_content=debug_model,
+                                                         debug_dataset=_representative(samples))
     debugger.run()
     buf = io.StringIO()
     debugger.layer_statistics_dump(buf)

