@@ -64,7 +64,7 @@ models: setup data
 	$(BIN)/edge-convert runs/fashion/bundle --out edge/models/fashion --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --max-drop 0.5
 	$(BIN)/edge-train masks
 	$(BIN)/edge-train mask --patience 10 --epochs 60 --out runs/mask
-	$(BIN)/edge-convert runs/mask/bundle --out edge/models/mask --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --calibration-size 200 --max-drop 1.0 --keep-float auto --mixed-target 0.998
+	$(BIN)/edge-convert runs/mask/bundle --out edge/models/mask --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --calibration-size 200 --max-drop 1.0 --keep-float auto --mixed-target 0.998 --rewrite off
 	$(BIN)/edge-train kiosk-clip --out edge/samples/kiosk_clip.mp4
 
 samples: setup data

@@ -86,6 +86,18 @@ def _inputs(ref: str) -> list[tuple[str, str, str]]:
     return [(str(bundle.root), f.format, bundle.name) for f in bundle.manifest.files]
 
 
+def _unique_label(label: str, ref: str, used: set[str]) -> str:
+    """Two bundles with one manifest name (a model before and after a change) get their folder in the id."""
+    if label in used:
+        path = Path(ref)
+        label = f"{label}[{path.parent.name if path.name == 'bundle' else path.name}]"
+        base, n = label, 2
+        while label in used:
+            label, n = f"{base}#{n}", n + 1
+    used.add(label)
+    return label
+
+
 def build_matrix(refs: list[str], threads: list[int] | None = None, keras_reference: bool = True,
                  xnnpack_off: bool = True) -> list[BenchConfig]:
     threads = threads or thread_counts()
@@ -98,9 +110,10 @@ def build_matrix(refs: list[str], threads: list[int] | None = None, keras_refere
         pass
     delegate_reason = {kind: _delegate_status(kind) for kind in ("gpu", "edgetpu")}
     configs: list[BenchConfig] = []
+    used: set[str] = set()
     for ref in refs:
         entries = _inputs(ref)
-        label = entries[0][2]
+        label = _unique_label(entries[0][2], ref, used)
         for model, fmt, _ in entries:
             if fmt.startswith("tflite"):
                 for t in threads:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class ConvertConfig:
     mixed_target: float = 0.99  # "auto": validation agreement with Keras to reach
     mixed_max_layers: int = 3
     selection_size: int = 1000  # "auto": validation images the layers are chosen on
+    rewrite: str = "auto"  # int8 files from a float-exact int8-friendly rewrite (convert/equalize.py): auto | off
     progress: bool = True
     extra: dict = field(default_factory=dict)
 
@@ -95,6 +97,23 @@ def _selection(data, m, model, head, calib_idx: np.ndarray, cfg: ConvertConfig, 
                      target=cfg.mixed_target, max_layers=cfg.mixed_max_layers)
 
 
+def _int8_context(ctx: ExportContext, cfg: ConvertConfig):
+    """The context the int8 exporters use: the float-exact rewrite's when it changes anything, else `ctx`."""
+    if cfg.rewrite == "off" or not any(f in INT8_FORMATS for f in cfg.formats):
+        return ctx, None
+    from convert.equalize import rewrite_for_int8
+
+    if ctx.progress:
+        print("int8 rewrite: looking for unfoldable BatchNorms and concats to equalize", file=sys.stderr)
+    rewrite = rewrite_for_int8(ctx.model, ctx.calibration[:64])
+    if not rewrite.changed:
+        return ctx, None
+    qctx = ExportContext(model=rewrite.model, calibration=ctx.calibration, onnx_target=ctx.onnx_target,
+                         int8_io=ctx.int8_io, keep_float=ctx.keep_float, selection=ctx.selection,
+                         progress=ctx.progress, mixed=ctx.mixed, prescreen=ctx.prescreen)
+    return qctx, rewrite
+
+
 def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     from tqdm import tqdm
 
@@ -132,10 +151,11 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     ctx = ExportContext(model=model, calibration=calibration, onnx_target=cfg.onnx_target,
                         int8_io=cfg.int8_io, keep_float=cfg.keep_float, selection=selection,
                         progress=cfg.progress)
+    qctx, rewrite = _int8_context(ctx, cfg)
     try:
         for fmt in tqdm(cfg.formats, desc="convert", unit="format", disable=not cfg.progress):
             exporter, filename = EXPORTERS[fmt]
-            exporter(ctx, bundle.root / filename)
+            exporter(qctx if fmt in INT8_FORMATS else ctx, bundle.root / filename)
             probs, tin, tout = parity.run_file(bundle.root / filename, fmt, x_eval)
             probs = head(probs)
             metrics[fmt] = parity.compare(reference, probs, y_eval, m.labels)
@@ -148,6 +168,7 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
             entries[fmt] = describe_file(bundle.root, filename, fmt, metrics=metrics[fmt], **quant)
     finally:
         shutil.rmtree(ctx.workdir, ignore_errors=True)
+        shutil.rmtree(qctx.workdir, ignore_errors=True)
 
     failures = parity.gate(metrics, INT8_FORMATS, cfg.max_drop, cfg.min_relative, keras_metrics.accuracy)
     default = cfg.default_format if cfg.default_format in entries else None
@@ -161,5 +182,7 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     if ctx.mixed:
         screened = {"prescreened": ctx.prescreen["layers"]} if "layers" in ctx.prescreen else {}
         report["mixed_precision"] = {fmt: outcome.as_dict() | screened for fmt, outcome in ctx.mixed.items()}
+    if rewrite is not None:
+        report["int8_rewrite"] = rewrite.as_dict()
     write_reports(bundle.root, report)
     return ConvertResult(bundle.root, report, failures)

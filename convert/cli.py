@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "layers (default 3)")
     p.add_argument("--selection-size", type=int, default=1000, help="--keep-float auto: validation images the "
                    "layers are chosen on (default 1000)")
+    p.add_argument("--rewrite", choices=("auto", "off"), default="auto", help="int8 files: quantize a float-exact "
+                   "rewrite of the model where it helps (BatchNorms no conv absorbs -> per-channel depthwise convs; "
+                   "concat inputs equalized, as DenseNet needs); 'off' quantizes the graph as it is (default auto)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", action="store_true", help="print the parity report as one JSON object")
     return p
@@ -86,7 +89,7 @@ def _body(args: argparse.Namespace) -> int:
                         seed=args.seed, default_format=args.default_format,
                         int8_io=args.int8_io, keep_float=parse_keep_float(args.keep_float),
                         mixed_target=args.mixed_target, mixed_max_layers=args.mixed_max_layers,
-                        selection_size=args.selection_size,
+                        selection_size=args.selection_size, rewrite=args.rewrite,
                         progress=not args.json and sys.stderr.isatty())
     result = convert_bundle(source, cfg)
     if args.json:

@@ -53,6 +53,12 @@ def to_markdown(report: dict) -> str:
         lines.append(f"| {r['format']} | {r['size_bytes'] / 1024:.1f} | {fmt('size_vs_fp32', '.1%')} | "
                      f"{fmt('accuracy', '.4f')} | {fmt('accuracy_drop_pp', '+.2f')} | {fmt('agreement', '.4f')} | "
                      f"{fmt('max_abs_diff', '.2e')} | {fmt('sqnr_db', '.1f')} | {_worst_class(r)} |")
+    rw = report.get("int8_rewrite")
+    if rw:
+        lines += ["", f"int8 files built from a float-exact rewrite (edge-convert --rewrite off to skip): "
+                  f"{rw['bn_to_depthwise']} unfoldable BatchNorms as per-channel depthwise convs, "
+                  f"{rw['equalized_producers']} producers' channels equalized before shared-scale concats; "
+                  f"float max abs diff {rw['max_abs_diff']:.1e}"]
     for fmt, mixed in report.get("mixed_precision", {}).items():
         layers = ", ".join(mixed["float_layers"]) or "none (plain int8 was best)"
         lines += ["", f"Mixed precision, {fmt}: float layers {layers}; chosen on {mixed['selected_on']}"]

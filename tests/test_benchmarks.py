@@ -182,3 +182,15 @@ def test_fingerprint_warns_about_governor_and_throttling():
     w = warnings({"governor": "ondemand"}, {"throttled": "throttled=0x0"}, {"throttled": "throttled=0x50005"})
     assert any("'ondemand'" in x for x in w) and any("after the run" in x for x in w)
     assert warnings({"governor": "performance"}, {"throttled": "throttled=0x0"}, None) == []
+
+
+def test_two_bundles_with_one_name_get_distinct_ids(tmp_path):
+    """A model before and after a change share a manifest name; the report must still tell them apart."""
+    from benchmarks.configs import build_matrix
+
+    copy = tmp_path / "digits-v2" / "bundle"
+    shutil.copytree(resolve("digits"), copy)
+    configs = build_matrix(["digits", str(copy)], threads=[1], keras_reference=False, xnnpack_off=False)
+    ids = [c.id for c in configs]
+    assert len(ids) == len(set(ids))
+    assert any("[digits-v2]" in i for i in ids) and any(not i.startswith(ids[0].split("/")[0] + "[") for i in ids)

@@ -88,6 +88,27 @@ def test_fused_model_equals_its_head_and_converts_to_int8(fixture_set, tmp_path,
         assert converted.agreement is not None and converted.n_samples == summary["n_test"]
 
 
+def test_fused_densenet_converts_through_the_int8_rewrite(fixture_set, tmp_path):
+    """DenseNet's BN after every concat and its shared-scale concats are what the int8 rewrite is for."""
+    from edge.bundle import load_bundle
+    from train.recipes.pain import PainConfig, train_pain
+
+    out = tmp_path / "run"
+    summary = train_pain(PainConfig(data=fixture_set, out=out, backbones=["densenet121"], heads=["dnn"],
+                                    weights="random", size=32, dnn_epochs=2, bundle="densenet121:dnn",
+                                    progress=False))
+    proc = run_cli("edge-convert", str(out / "bundle"), "--data", str(fixture_set), "--formats", "tflite-int8",
+                   "--calibration-size", "16", "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rewrite = json.loads(proc.stdout)["int8_rewrite"]
+    # 58 dense layers + 3 transitions + the final BN; 58 convs + 3 transition convs + the stem's BN
+    assert rewrite["bn_to_depthwise"] == 62 and rewrite["equalized_producers"] == 62
+    assert rewrite["max_abs_diff"] < 1e-3
+    assert "float-exact rewrite" in (out / "bundle" / "parity.md").read_text()
+    metrics = load_bundle(out / "bundle").manifest.file("tflite-int8").metrics
+    assert metrics.n_samples == summary["n_test"] and metrics.agreement is not None
+
+
 def test_linear_svm_folds_into_the_backbone(fixture_set, tmp_path):
     from edge.bundle import load_bundle
     from train.recipes.pain import PainConfig, train_pain
