@@ -107,7 +107,7 @@ def _int8_context(ctx: ExportContext, cfg: ConvertConfig):
         print("int8 rewrite: looking for unfoldable BatchNorms and concats to equalize", file=sys.stderr)
     rewrite = rewrite_for_int8(ctx.model, ctx.calibration[:64])
     if not rewrite.changed:
-        return ctx, None
+        return ctx, (rewrite if rewrite.skipped else None)
     qctx = ExportContext(model=rewrite.model, calibration=ctx.calibration, onnx_target=ctx.onnx_target,
                          int8_io=ctx.int8_io, keep_float=ctx.keep_float, selection=ctx.selection,
                          progress=ctx.progress, mixed=ctx.mixed, prescreen=ctx.prescreen)

@@ -39,12 +39,15 @@ class Rewrite:
     bn_to_depthwise: list[str] = field(default_factory=list)
     equalized: list[str] = field(default_factory=list)  # producers whose output channels were rescaled
     max_abs_diff: float = 0.0  # rewritten vs original model on the calibration images
+    skipped: str | None = None  # why the model is quantized as it is (a layer that cannot be copied, ...)
 
     @property
     def changed(self) -> bool:
         return bool(self.bn_to_depthwise or self.equalized)
 
     def as_dict(self) -> dict:
+        if self.skipped:
+            return {"skipped": self.skipped}
         return {"bn_to_depthwise": len(self.bn_to_depthwise), "equalized_producers": len(self.equalized),
                 "max_abs_diff": self.max_abs_diff}
 
@@ -91,7 +94,11 @@ def flatten(model: keras.Model, bn_to_depthwise: bool = True) -> tuple[keras.Mod
         kwargs.pop("training", None)
         if id(layer) in clones:
             return clones[id(layer)](*args, **kwargs)
-        new = layer.__class__.from_config(layer.get_config())
+        try:
+            new = layer.__class__.from_config(layer.get_config())
+        except Exception as exc:  # noqa: BLE001 - named, then handled by rewrite_for_int8
+            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no config to copy it by "
+                             f"({type(exc).__name__})") from exc
         out = new(*args, **kwargs)
         new.set_weights(layer.get_weights())
         clones[id(layer)] = new
@@ -239,7 +246,19 @@ def _apply(model: keras.Model, sources, scales: dict[str, np.ndarray]) -> None:
 
 def rewrite_for_int8(model: keras.Model, samples: np.ndarray, equalize: bool = True,
                      tolerance: float = 1e-3) -> Rewrite:
-    """The int8-friendly twin of `model`; `changed` is False when neither pattern occurs (use the original)."""
+    """The int8-friendly twin of `model`; `changed` is False when neither pattern occurs (use the original).
+
+    Never fatal: a graph it cannot copy (a layer without a complete config, ...) is quantized as it is.
+    """
+    try:
+        return _rewrite(model, samples, equalize, tolerance)
+    except Exception as exc:  # noqa: BLE001 - an optional optimisation must not stop a conversion
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+        log.warning("int8 rewrite skipped, quantizing the model as it is (%s)", reason)
+        return Rewrite(model, skipped=reason)
+
+
+def _rewrite(model: keras.Model, samples: np.ndarray, equalize: bool, tolerance: float) -> Rewrite:
     flat, replaced = flatten(model)
     result = Rewrite(flat, bn_to_depthwise=replaced)
     if equalize:
@@ -255,5 +274,5 @@ def rewrite_for_int8(model: keras.Model, samples: np.ndarray, equalize: bool = T
     if result.max_abs_diff > tolerance * max(1.0, float(np.abs(ref).max())):
         log.warning("int8 rewrite changed the float outputs by %.2e; quantizing the model as it is",
                     result.max_abs_diff)
-        return Rewrite(model)
+        return Rewrite(model, skipped=f"rewritten model differs by {result.max_abs_diff:.2e} in float")
     return result

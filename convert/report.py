@@ -54,7 +54,9 @@ def to_markdown(report: dict) -> str:
                      f"{fmt('accuracy', '.4f')} | {fmt('accuracy_drop_pp', '+.2f')} | {fmt('agreement', '.4f')} | "
                      f"{fmt('max_abs_diff', '.2e')} | {fmt('sqnr_db', '.1f')} | {_worst_class(r)} |")
     rw = report.get("int8_rewrite")
-    if rw:
+    if rw and rw.get("skipped"):
+        lines += ["", f"int8 rewrite skipped, the graph was quantized as it is: {rw['skipped']}"]
+    elif rw:
         lines += ["", f"int8 files built from a float-exact rewrite (edge-convert --rewrite off to skip): "
                   f"{rw['bn_to_depthwise']} unfoldable BatchNorms as per-channel depthwise convs, "
                   f"{rw['equalized_producers']} producers' channels equalized before shared-scale concats; "

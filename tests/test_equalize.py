@@ -116,3 +116,23 @@ def test_bn_after_a_relu_conv_becomes_depthwise(kind):
     assert rw.bn_to_depthwise == ["bn1"] and rw.equalized == []
     assert isinstance(rw.model.get_layer("bn1"), keras.layers.DepthwiseConv2D)
     np.testing.assert_allclose(rw.model.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+class _Apply(keras.layers.Layer):
+    """A user's layer holding a Python function: it has no config to copy it by, so the rewrite must step aside."""
+
+    def __init__(self, fn, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fn = fn
+
+    def call(self, x):
+        return self.fn(x)
+
+
+def test_a_graph_it_cannot_copy_is_quantized_as_it_is():
+    inp = keras.Input((8, 8, 3))
+    y = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3, activation="relu")(_Apply(lambda t: t * 2)(inp)))
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(y))
+    rw = rewrite_for_int8(model, np.zeros((4, 8, 8, 3), np.float32))
+    assert rw.model is model and not rw.changed
+    assert "_apply" in rw.skipped and "no config" in rw.skipped and rw.as_dict() == {"skipped": rw.skipped}
