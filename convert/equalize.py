@@ -258,6 +258,11 @@ def rewrite_for_int8(model: keras.Model, samples: np.ndarray, equalize: bool = T
         return Rewrite(model, skipped=reason)
 
 
+def _outputs(out) -> np.ndarray:
+    """Every output of a model, one or many, as one flat vector to compare."""
+    return np.concatenate([np.ravel(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
+
+
 def _rewrite(model: keras.Model, samples: np.ndarray, equalize: bool, tolerance: float) -> Rewrite:
     flat, replaced = flatten(model)
     result = Rewrite(flat, bn_to_depthwise=replaced)
@@ -269,7 +274,7 @@ def _rewrite(model: keras.Model, samples: np.ndarray, equalize: bool, tolerance:
     if not result.changed:
         return Rewrite(model)
     probe = samples[:32]
-    ref, new = model.predict(probe, batch_size=16, verbose=0), flat.predict(probe, batch_size=16, verbose=0)
+    ref, new = (_outputs(m.predict(probe, batch_size=16, verbose=0)) for m in (model, flat))
     result.max_abs_diff = float(np.abs(ref - new).max())
     if result.max_abs_diff > tolerance * max(1.0, float(np.abs(ref).max())):
         log.warning("int8 rewrite changed the float outputs by %.2e; quantizing the model as it is",

@@ -136,3 +136,13 @@ def test_a_graph_it_cannot_copy_is_quantized_as_it_is():
     rw = rewrite_for_int8(model, np.zeros((4, 8, 8, 3), np.float32))
     assert rw.model is model and not rw.changed
     assert "_apply" in rw.skipped and "no config" in rw.skipped and rw.as_dict() == {"skipped": rw.skipped}
+
+
+def test_a_model_with_two_outputs_is_checked_on_both():
+    inp = keras.Input((8, 8, 3))
+    y = keras.layers.BatchNormalization(name="bn1")(keras.layers.Conv2D(4, 3, activation="relu")(inp))
+    feats = keras.layers.GlobalAveragePooling2D()(y)
+    model = keras.Model(inp, [feats, keras.layers.Dense(2, activation="softmax")(feats)])
+    x = np.random.default_rng(0).uniform(0, 1, (8, 8, 8, 3)).astype(np.float32)
+    rw = rewrite_for_int8(model, x)
+    assert rw.changed and rw.bn_to_depthwise == ["bn1"] and rw.max_abs_diff < 1e-5
