@@ -58,9 +58,7 @@ def _producer(tensor):
 
 def _standalone_bn(layer, inputs) -> bool:
     """A channels-last BN the converter cannot fold: after a concat or pool, or after a conv's ReLU."""
-    if not isinstance(layer, keras.layers.BatchNormalization) or len(inputs[0].shape) != 4:
-        return False
-    if layer.axis not in (-1, 3):
+    if not isinstance(layer, keras.layers.BatchNormalization) or len(inputs[0].shape) != 4 or layer.axis not in (-1, 3):
         return False
     producer = _producer(inputs[0])
     return not (isinstance(producer, FOLDS_BN) and producer.activation is keras.activations.linear)
@@ -77,7 +75,7 @@ def _bn_as_depthwise(bn, x):
     return out
 
 
-def flatten(model: keras.Model, bn_to_depthwise: bool = True) -> tuple[keras.Model, list[str]]:
+def flatten(model: keras.Model) -> tuple[keras.Model, list[str]]:
     """A one-level copy of the model (fresh layers, nested models inlined); standalone BNs as depthwise convs."""
     clones: dict[int, keras.layers.Layer] = {}
     replaced: list[str] = []
@@ -86,7 +84,7 @@ def flatten(model: keras.Model, bn_to_depthwise: bool = True) -> tuple[keras.Mod
         inner = getattr(layer, "_functional", None) or layer  # a Sequential runs its Functional
         if hasattr(inner, "_run_through_graph"):
             return inner._run_through_graph(args[0], operation_fn=lambda op: op, call_fn=call)
-        if bn_to_depthwise and _standalone_bn(layer, args):
+        if _standalone_bn(layer, args):
             replaced.append(layer.name)
             return _bn_as_depthwise(layer, args[0])
         if not isinstance(layer, keras.layers.Layer):  # a stateless op (`1.0 - p`) is reused as it is
