@@ -65,6 +65,8 @@ models: setup data
 	$(BIN)/edge-train masks
 	$(BIN)/edge-train mask --patience 10 --epochs 60 --out runs/mask
 	$(BIN)/edge-convert runs/mask/bundle --out edge/models/mask --formats tflite-fp32 tflite-int8 onnx-fp32 onnx-int8 --calibration-size 200 --max-drop 1.0 --keep-float auto --mixed-target 0.998 --rewrite off
+	$(BIN)/edge-train verifier --out runs/face-verifier
+	$(BIN)/edge-convert runs/face-verifier/bundle --out edge/models/face-verifier --formats tflite-int8 onnx-int8 --max-drop 1.0
 	$(BIN)/edge-train kiosk-clip --out edge/samples/kiosk_clip.mp4
 
 samples: setup data

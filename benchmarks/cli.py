@@ -15,6 +15,7 @@ EPILOG = """examples:
   edge-bench digits fashion --out reports/     # JSON, CSV, Markdown and an HTML page with plots
   edge-bench digits --recommend --max-drop 0.5 # fastest file + delegate within 0.5 pp of fp32
   edge-bench model.tflite other.onnx --runs 500 --threads 1 4
+  edge-bench blazeface-short-range --input-shape 1x240x320x3   # a detector file by its catalog name
   edge-bench digits --baseline benchmarks/reference/x86_64-ci.json --max-regression 10   # CI gate, exit 3
 
 The matrix: TFLite with 1..N threads, XNNPACK on and off, the GPU and Edge TPU delegates where their
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-seconds", type=float, default=0.0, help="keep timing at least this long")
     p.add_argument("--batch", type=int, default=1, help="batch size for the throughput figure (default 1)")
     p.add_argument("--dataset", help="evaluation data: .npz with x (uint8 N,H,W,C) and y (labels)")
+    p.add_argument("--input-shape", help="bare model files: the first input's shape, e.g. 1x240x320x3 (a fully "
+                   "convolutional detector at the resolution it runs at)")
     p.add_argument("--no-keras", action="store_true", help="skip the Keras model.predict reference row")
     p.add_argument("--xnnpack-only", action="store_true", help="do not add XNNPACK-off TFLite rows")
     p.add_argument("--recommend", action="store_true", help="pick the fastest configuration within --max-drop")
@@ -74,8 +77,9 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
         configs = [c for c in configs if c.format in args.formats]
         if not configs:
             raise ValueError(f"--formats {' '.join(args.formats)}: no such file in the inputs")
+    shape = [int(v) for v in args.input_shape.lower().split("x")] if args.input_shape else None
     settings = Settings(runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch,
-                        dataset=args.dataset)
+                        dataset=args.dataset, input_shape=shape)
     command = "edge-bench " + " ".join(shlex.quote(a) for a in argv)
     report = run_matrix(configs, settings, command, progress=_progress)
     if args.recommend:
@@ -152,26 +156,26 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def pipeline_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench pipeline", description="Time the whole loop a kiosk runs: "
-                                "capture -> face detection -> crop/preprocess -> classify -> draw, per stage, and "
-                                "the cost per number of faces.", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="examples:\n  edge-train fetch media && edge-bench pipeline --source sample\n"
+    p = argparse.ArgumentParser(prog="edge-bench pipeline", description="Time the kiosk's own loop: capture -> face "
+                                "detection (when the schedule says) -> crop/preprocess -> classify -> track -> draw, "
+                                "per stage; what the adaptive detection schedule saves; the cost per number of faces.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="examples:\n  edge-bench pipeline --source sample\n"
+                                "  edge-bench pipeline --source sample --config kiosk.yaml   # a kiosk's own settings\n"
+                                "  edge-bench pipeline --source sample --detector haar --no-compare\n"
                                 "  edge-bench pipeline --source camera --max-frames 600 --out reports/pipe")
     p.add_argument("--source", default="sample", help="video file, folder of images, camera[:N], sample (the "
-                   "kiosk clip, 640x480, one face) or megamind (OpenCV's face clip, `edge-train fetch media`)")
-    p.add_argument("--bundle", help="classifier bundle (default: the built-in mask bundle when installed, else "
-                   "fashion, reported as timing-only)")
+                   "kiosk clip, 640x480) or megamind (OpenCV's face clip, `edge-train fetch media`)")
+    p.add_argument("--config", help="a kiosk YAML: its bundle, detector, schedule and tracker (flags override)")
+    p.add_argument("--bundle", help="classifier bundle (default: the kiosk's, the built-in mask bundle)")
     p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
-    p.add_argument("--threads", type=int, default=2, help="classifier threads (default 2, the kiosk's "
-                   "`classifier.threads` default)")
-    p.add_argument("--detector", default="blazeface", help="face detector: blazeface (default, tiled as the kiosk "
-                   "runs it), haar (the paper's), res10, or a chain like blazeface+haar; res10 and blazeface need "
-                   "`edge-train fetch detectors`")
-    p.add_argument("--threshold", type=float, default=0.6, help="score threshold for blazeface / res10")
-    p.add_argument("--tile", type=int, default=256, help="blazeface: tile size in pixels (0: whole frame only)")
-    p.add_argument("--min-face", type=int, default=60, help="smallest face in pixels of the original frame")
-    p.add_argument("--detect-width", type=int, default=320, help="haar: downscale frames to this width to detect "
-                   "(0: off)")
+    p.add_argument("--threads", type=int, help="classifier threads (default 2, the kiosk's)")
+    p.add_argument("--detector", help="TYPE[:key=value,...], e.g. haar or blazeface:model=full-range (default: the "
+                   "kiosk's detector)")
+    p.add_argument("--min-face", type=int, help="smallest face in pixels of the frame (default: the kiosk's 60)")
+    p.add_argument("--detect-every", type=int, help="run the detector on every k-th frame at most")
+    p.add_argument("--no-adaptive", action="store_true", help="detect on every frame the schedule allows")
+    p.add_argument("--no-compare", action="store_true", help="skip the run with the detector on every frame")
     p.add_argument("--max-frames", type=int, default=300)
     p.add_argument("--faces", nargs="+", type=int, default=[0, 1, 4, 8], help="face counts for the cost table")
     p.add_argument("--runs", type=int, default=30, help="repetitions per face count")
@@ -180,44 +184,79 @@ def pipeline_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _pipeline_settings(args: argparse.Namespace):
+    from edge.detectors import parse_spec
+    from edge.face_pipeline import FacePipelineSettings
+
+    if args.config:
+        from edge.kiosk.config import load_config
+
+        kiosk = load_config(args.config)
+        settings = FacePipelineSettings(**{k: getattr(kiosk, k) for k in FacePipelineSettings.model_fields})
+    else:
+        settings = FacePipelineSettings()
+    update: dict = {k: v for k, v in (("bundle", args.bundle), ("format", args.fmt), ("threads", args.threads))
+                    if v is not None}
+    if args.detector:
+        update["detector"] = parse_spec(args.detector, min_face_px=args.min_face)
+    elif args.min_face is not None:
+        update["detector"] = settings.detector.model_copy(update={"min_face_px": args.min_face})
+    schedule = {k: v for k, v in (("every", args.detect_every), ("adaptive", False if args.no_adaptive else None))
+                if v is not None}
+    if schedule:
+        update["schedule"] = settings.schedule.model_copy(update=schedule)
+    return settings.model_copy(update=update)
+
+
 def _pipeline(args: argparse.Namespace) -> int:
     from benchmarks.fingerprint import fingerprint
-    from benchmarks.pipeline import (
-        cost_per_faces,
-        default_bundle,
-        describe_classifier,
-        first_face,
-        run_pipeline,
-        to_markdown,
-    )
-    from edge.classifier import Classifier
-    from edge.detectors import HaarConfig, open_detector
+    from benchmarks.pipeline import cost_per_faces, first_face, run_pipeline, to_markdown
+    from edge.detectors import describe
+    from edge.face_pipeline import build_face_pipeline, close_pipeline
 
-    clf = Classifier(args.bundle or default_bundle(), fmt=args.fmt, threads=args.threads)
-    haar = HaarConfig(min_face_px=args.min_face, detect_width=args.detect_width or None)
-    detector = open_detector(args.detector, min_face_px=args.min_face, threshold=args.threshold, tile_px=args.tile,
-                             config=haar if args.detector == "haar" else None)
-    run = run_pipeline(args.source, clf, detector, args.max_frames)
-    result = {"schema": 1, "tool": "edge-bench pipeline", "classifier": describe_classifier(clf),
-              "detector": f"{args.detector} (min face {args.min_face} px, threshold {args.threshold}, tile "
-                          f"{args.tile or 'off'}, haar detect width {args.detect_width or 'full'})",
-              "device": fingerprint(), **run,
-              "cost_per_faces": cost_per_faces(first_face(args.source, detector), clf,
-                                               run["stages"]["detect"]["p50_ms"], tuple(args.faces), args.runs)}
+    settings = _pipeline_settings(args)
+    pipeline = build_face_pipeline(settings)
+    try:
+        run = run_pipeline(args.source, pipeline, args.max_frames)
+        clf = pipeline.classifier
+        result = {"schema": 2, "tool": "edge-bench pipeline", "classifier": f"{clf.bundle.name} {clf.format}",
+                  "detector": describe(settings.detector), "schedule": settings.schedule.model_dump(),
+                  "device": fingerprint(), **run}
+        if not args.no_compare and settings.schedule.adaptive:
+            pipeline.schedule = settings.schedule.model_copy(update={"adaptive": False})
+            every = run_pipeline(args.source, pipeline, args.max_frames)
+            pipeline.schedule = settings.schedule
+            result["schedule_comparison"] = {
+                name: {k: r[k] for k in ("fps", "detector_runs", "people_counted", "tracks")}
+                for name, r in (("adaptive", run), ("every frame", every))}
+        result["cost_per_faces"] = cost_per_faces(first_face(args.source, pipeline), pipeline,
+                                                  run["detector_ms"]["p50_ms"], tuple(args.faces), args.runs)
+    finally:
+        close_pipeline(pipeline)
     return _deliver(result, to_markdown(result), "pipeline", args.out, args.json)
+
+
+RECALL_DETECTORS = ("default", "blazeface", "blazeface:model=short-range,tile_px=256,threshold=0.6", "res10", "haar")
 
 
 def recall_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-bench recall", description="Face-detection recall on masked and "
-                                "unmasked faces (the same frames with and without painted masks), per detector and "
-                                "face size. Bars for faces >= 60 px: masked >= 0.9 and within 10 points of unmasked.",
+                                "unmasked faces (the same frames with and without painted masks) in size bands, false "
+                                "boxes per frame there, and false boxes per 1,000 frames with no face at all. Bars "
+                                "(the first detector): recall >= 0.97 at >= 60 px and >= 0.90 at 40-60 px, masked and "
+                                "unmasked; <= 0.01 false boxes per frame; <= 1 per 1,000 no-face frames.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="example:\n  edge-train masks && edge-bench recall --out reports/recall")
-    p.add_argument("--frames", type=Path, help="detection set from `edge-train masks` (default: in the cache)")
-    p.add_argument("--detectors", nargs="+", default=["haar", "res10", "blazeface:0:0.5", "blazeface:256:0.5",
-                                                      "blazeface:256:0.6"],
-                   help="NAME or blazeface:TILE:THRESHOLD (TILE 0 = whole frame)")
-    p.add_argument("--check", action="store_true", help="exit 3 unless the last detector listed meets the bars")
+                                epilog="examples:\n  edge-train masks && edge-train noface && edge-bench recall --out "
+                                "reports/recall\n  edge-bench recall --detectors default blazeface:model=full-range "
+                                "--check")
+    p.add_argument("--frames", type=Path, help="recall set from `edge-train masks` (default: in the cache)")
+    p.add_argument("--noface", type=Path, help="no-face set from `edge-train noface` (default: in the cache; "
+                   "skipped with a note when absent)")
+    p.add_argument("--detectors", nargs="+", default=list(RECALL_DETECTORS),
+                   help="detector specs TYPE[:key=value,...]; `default` is the kiosk's (default: %(default)s)")
+    p.add_argument("--min-face", type=int, default=32, help="smallest box any detector reports here, so faces of "
+                   "40 px count when the box comes out a little smaller (default 32)")
+    p.add_argument("--check", action="store_true", help="exit 3 unless the first detector meets the bars")
     p.add_argument("--out", type=Path, help="write recall.json and recall.md here")
     p.add_argument("--json", action="store_true")
     return p
@@ -225,23 +264,33 @@ def recall_parser() -> argparse.ArgumentParser:
 
 def _recall(args: argparse.Namespace) -> int:
     from benchmarks.fingerprint import fingerprint
-    from benchmarks.recall import check_bars, markdown, measure
+    from benchmarks.recall import check_bars, markdown, measure_noface, measure_recall
     from edge.cache import cache_dir
+    from edge.detectors import describe, open_detector, parse_spec
 
     root = args.frames or cache_dir() / "detection-frames"
+    noface = args.noface or cache_dir() / "noface-frames"
+    if not (noface / "boxes.json").is_file():
+        if args.noface:
+            raise FileNotFoundError(f"{noface}: no boxes.json; build it with `edge-train noface --out {noface}`")
+        print(f"edge-bench: no no-face set at {noface} (`edge-train noface`); its column stays empty", file=sys.stderr)
+        noface = None
     rows = []
     for spec in args.detectors:
-        name, *rest = spec.split(":")
-        options = {"tile_px": int(rest[0])} if rest else {}
-        if len(rest) > 1:
-            options["threshold"] = float(rest[1])
-        row = measure(name, root, **options)
-        row["detector"] = spec
+        settings = parse_spec(spec, min_face_px=args.min_face)
+        detector = open_detector(settings)
+        try:
+            row = {"detector": spec, "settings": describe(settings), **measure_recall(detector, root)}
+            if noface is not None:
+                row["noface"] = measure_noface(detector, noface)
+        finally:
+            detector.close()
         rows.append(row)
-        print(f"{spec}: masked {row['masked_recall']}, unmasked {row['unmasked_recall']}", file=sys.stderr)
-    problems = check_bars(rows[-1])
-    result = {"schema": 1, "tool": "edge-bench recall", "frames": str(root), "rows": rows, "bars": problems or "met",
-              "device": fingerprint()}
+        print(f"{spec}: masked {row['recall']['masked']}, unmasked {row['recall']['unmasked']}, false/frame "
+              f"{row['false_boxes_per_frame']}", file=sys.stderr)
+    problems = check_bars(rows[0])
+    result = {"schema": 2, "tool": "edge-bench recall", "frames": str(root), "noface_frames": str(noface or ""),
+              "min_face_px": args.min_face, "rows": rows, "bars": problems or "met", "device": fingerprint()}
     _deliver(result, markdown(rows), "recall", args.out, args.json)
     for problem in problems:
         print(f"edge-bench: bar: {problem}", file=sys.stderr)

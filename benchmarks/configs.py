@@ -78,8 +78,16 @@ def _try_delegates(kind: str) -> str | None:
 
 
 def _inputs(ref: str) -> list[tuple[str, str, str]]:
-    """(model path, format, label) for a bundle or a bare file."""
+    """(model path, format, label) for a bundle, a bare file, or a detector file of the catalog by name."""
+    from edge.detectors import catalog
+
     path = Path(ref)
+    if not path.exists() and ref in {f.name for f in catalog.catalog().files}:
+        path = catalog.verified_path(ref)
+        if path.suffix not in (".tflite", ".onnx"):
+            raise ValueError(f"{ref}: a {catalog.catalog().entry(ref).format} file; edge-bench times TFLite and ONNX "
+                             "files (its detector's time is in `edge-bench pipeline --detector`)")
+        return [(str(path), path.suffix[1:], ref)]
     if path.is_file() and path.suffix in (".tflite", ".onnx", ".keras"):
         return [(str(path), path.suffix[1:], path.name)]
     bundle = load_bundle(ref)

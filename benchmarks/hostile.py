@@ -63,6 +63,27 @@ def model_corpus(out: Path, per_model: int = 60, seed: int = 0) -> list[tuple[st
     return corpus
 
 
+# The files the default detector loads: each mutation is put where the detector looks for it, and the detector
+# must refuse it (size and sha256 against the catalog) in one line before any native code reads it.
+DETECTOR_SOURCES = ("blazeface-short-range", "blazeface-full-range")
+
+
+def detector_corpus(out: Path, per_file: int = 12, seed: int = 1) -> list[tuple[str, str, Path]]:
+    """(name, catalog name, folder holding the mutated file under its catalog file name)."""
+    from edge.detectors.catalog import catalog, verified_path
+
+    rng = np.random.default_rng(seed)
+    corpus = []
+    for name in DETECTOR_SOURCES:
+        data = verified_path(name).read_bytes()
+        for tag, mutated in mutations(data, rng, per_file):
+            folder = out / f"{name}-{tag}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / catalog().entry(name).file).write_bytes(mutated)
+            corpus.append((f"{name}-{tag}", name, folder))
+    return corpus
+
+
 def _png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height but carries almost no data: a decode-bomb probe."""
     def chunk(kind: bytes, body: bytes) -> bytes:
@@ -114,5 +135,5 @@ BAD_CONFIGS = {
     "tracker-zero": "tracker:\n  smooth_frames: 0\n",
     "gpio-extra": "outputs:\n  gpio:\n    enabled: true\n    lamp: 4\n",
     "binary": "\x00\x01\x02",
-    "detect-every-huge": "detector:\n  detect_every: 1000\n",
+    "detect-every-huge": "schedule:\n  every: 1000\n",
 }

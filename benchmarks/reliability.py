@@ -17,7 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.hostile import BAD_CONFIGS, image_corpus, model_corpus
+from benchmarks.hostile import BAD_CONFIGS, detector_corpus, image_corpus, model_corpus
 
 PROBE_TIMEOUT_S = 30
 
@@ -46,6 +46,24 @@ def _probe_model(fmt: str, path: str) -> dict:
         backend = open_backend(backend_for_format(fmt), Path(path), 1)
         shape = [d if d and d > 0 else 1 for d in backend.input.shape]
         backend.infer(np.zeros(shape, dtype=backend.input.dtype))
+        return {"outcome": "accepted"}
+    except EdgeSightError as exc:
+        return {"outcome": "rejected", "error": " ".join(str(exc).split())[:200]}
+
+
+def _probe_detector(name: str, folder: str) -> dict:
+    """Open the BlazeFace model `name` with its file taken from `folder` (a mutated copy), and detect once."""
+    import os
+
+    import numpy as np
+
+    from edge.detectors import open_detector
+    from edge.errors import EdgeSightError
+
+    os.environ["EDGESIGHT_DETECTOR_DIR"] = folder
+    model = name.removeprefix("blazeface-")
+    try:
+        open_detector(f"blazeface:model={model}").detect(np.zeros((480, 640, 3), np.uint8))
         return {"outcome": "accepted"}
     except EdgeSightError as exc:
         return {"outcome": "rejected", "error": " ".join(str(exc).split())[:200]}
@@ -124,10 +142,13 @@ def run_reliability(per_model: int = 60, http_requests: int = 10_000, jobs: int 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         models = model_corpus(tmp / "models", per_model)
+        detectors = detector_corpus(tmp / "detectors", max(per_model // 5, 4))
         images = image_corpus(tmp / "images")
         with ThreadPoolExecutor(jobs) as pool:
             model_results = list(pool.map(lambda m: {"file": m[0], **_run_probe(["--probe-model", m[1], str(m[2])])},
                                           models))
+            detector_results = list(pool.map(
+                lambda d: {"file": d[0], **_run_probe(["--probe-detector", d[1], str(d[2])])}, detectors))
             image_results = list(pool.map(lambda p: {"file": p.name, **_run_probe(["--probe-image", str(p)])},
                                           images))
         config_results = []
@@ -139,19 +160,21 @@ def run_reliability(per_model: int = 60, http_requests: int = 10_000, jobs: int 
                 config_results.append({"file": name, "outcome": "accepted"})
             except ConfigError as exc:
                 config_results.append({"file": name, "outcome": "rejected", "error": str(exc)[:200]})
-    every = model_results + image_results
+    every = model_results + detector_results + image_results
     outcomes = Counter(r["outcome"] for r in every)
     http = http_burst(http_requests) if http_requests else None
     return {
-        "models_tried": len(models), "images_tried": len(images), "configs_tried": len(config_results),
-        "model_outcomes": dict(Counter(r["outcome"] for r in model_results)),
+        "models_tried": len(models), "detector_files_tried": len(detectors), "images_tried": len(images),
+        "configs_tried": len(config_results), "model_outcomes": dict(Counter(r["outcome"] for r in model_results)),
+        "detector_outcomes": dict(Counter(r["outcome"] for r in detector_results)),
         "image_outcomes": dict(Counter(r["outcome"] for r in image_results)),
         "configs_rejected": sum(r["outcome"] == "rejected" for r in config_results),
         "crashes": outcomes.get("crash", 0), "hangs": outcomes.get("hang", 0), "unclean": outcomes.get("unclean", 0),
         "http": http, "soak": soak,
         "problems": [r for r in every + config_results if r["outcome"] in ("crash", "hang", "unclean")]
         + [r for r in config_results if r["outcome"] == "accepted"],
-        "results": {"models": model_results, "images": image_results, "configs": config_results},
+        "results": {"models": model_results, "detectors": detector_results, "images": image_results,
+                    "configs": config_results},
     }
 
 
@@ -160,7 +183,9 @@ def to_markdown(r: dict) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|",
              f"| {r['models_tried']} | {r['images_tried']} | {r['configs_tried']} | {r['crashes']} | {r['hangs']} | "
              f"{r['unclean']} | {r['configs_rejected']} / {r['configs_tried']} |", "",
-             f"- models: {r['model_outcomes']}", f"- images: {r['image_outcomes']}"]
+             f"- models: {r['model_outcomes']}",
+             f"- detector files ({r['detector_files_tried']} mutated copies): {r['detector_outcomes']}",
+             f"- images: {r['image_outcomes']}"]
     if r["http"]:
         h = r["http"]
         lines.append(f"- HTTP: {h['requests']} requests in {h['seconds']} s, statuses {h['statuses']}, "
@@ -176,6 +201,8 @@ def _main(argv: list[str]) -> int:
     """The child side: `--probe-model FMT PATH` or `--probe-image PATH`, one JSON line out."""
     if argv[:1] == ["--probe-model"]:
         print(json.dumps(_probe_model(argv[1], argv[2])))
+    elif argv[:1] == ["--probe-detector"]:
+        print(json.dumps(_probe_detector(argv[1], argv[2])))
     elif argv[:1] == ["--probe-image"]:
         print(json.dumps(_probe_image(argv[1])))
     else:

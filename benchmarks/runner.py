@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,11 +31,11 @@ class Settings:
     batch: int = 1
     dataset: str | None = None
     timeout_s: float = 600.0
-    extra: dict = field(default_factory=dict)
+    input_shape: list[int] | None = None  # bare files: the first input's shape (a detector at its run resolution)
 
     def to_dict(self) -> dict:
         return {"runs": self.runs, "warmup": self.warmup, "min_seconds": self.min_seconds, "batch": self.batch,
-                "dataset": self.dataset}
+                "dataset": self.dataset, "input_shape": self.input_shape}
 
 
 def eval_sample(bundle: Bundle) -> tuple[np.ndarray, np.ndarray] | None:

@@ -83,6 +83,24 @@ def _open(cfg: BenchConfig, path: Path):
     return open_backend(cfg.backend, path, cfg.threads, **options)
 
 
+def random_feeds(runner, input_shape: list[int] | None = None) -> dict[str, np.ndarray]:
+    """Random tensors for every input of a bare model file, in its own dtypes; `input_shape` resizes the first
+    input first (a fully convolutional detector timed at the resolution it runs at)."""
+    if input_shape:
+        if not hasattr(runner, "reshape"):
+            raise ValueError(f"--input-shape: the {runner.name} backend cannot resize inputs")
+        runner.reshape({runner.inputs[0].name: list(input_shape)})
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for info in runner.inputs:
+        shape = [d if d > 0 else 1 for d in info.shape]
+        if np.issubdtype(np.dtype(info.dtype), np.integer):
+            feeds[info.name] = rng.integers(-8, 8, shape).astype(info.dtype)
+        else:
+            feeds[info.name] = rng.random(shape, dtype=np.float32).astype(info.dtype)
+    return feeds
+
+
 def _timed_call(cfg: BenchConfig, runner, x1: np.ndarray):
     if cfg.backend == "keras":
         return lambda: runner.predict(x1, verbose=0)
@@ -92,7 +110,7 @@ def _timed_call(cfg: BenchConfig, runner, x1: np.ndarray):
     return runner.bind(q)
 
 
-def _coverage(cfg: BenchConfig, runner, path: Path, q: np.ndarray) -> dict | None:
+def _coverage(cfg: BenchConfig, runner, path: Path, feeds: dict) -> dict | None:
     if cfg.backend == "tflite":
         return tflite_coverage(runner.ops_details())
     if cfg.backend == "onnx":
@@ -104,7 +122,7 @@ def _coverage(cfg: BenchConfig, runner, path: Path, q: np.ndarray) -> dict | Non
         with tempfile.TemporaryDirectory() as tmp:
             opts.profile_file_prefix = str(Path(tmp) / "prof")
             sess = ort.InferenceSession(str(path), sess_options=opts, providers=[cfg.provider])
-            sess.run(None, {sess.get_inputs()[0].name: q})
+            sess.run(None, feeds)
             return onnx_coverage(sess.end_profiling())
     return None
 
@@ -122,12 +140,15 @@ def measure(cfg: BenchConfig, settings: dict) -> dict:
         m = bundle.manifest
         x = prepare_dataset(data[0], m.preprocess, m.input.layout) if data is not None else \
             np.random.default_rng(0).random((1, *m.input.shape), dtype=np.float32)
-    else:
-        shape = [d if d > 0 else 1 for d in (runner.input.shape if cfg.backend != "keras" else
-                                             runner.inputs[0].shape[1:])]
-        x = np.random.default_rng(0).random(shape if cfg.backend != "keras" else (1, *shape), dtype=np.float32)
-    x1 = x[:1]
-    call = _timed_call(cfg, runner, x1)
+        x1 = x[:1]
+        call = _timed_call(cfg, runner, x1)
+    elif cfg.backend == "keras":
+        x = x1 = np.random.default_rng(0).random((1, *runner.inputs[0].shape[1:]), dtype=np.float32)
+        call = _timed_call(cfg, runner, x1)
+    else:  # a bare file (a detector, say): random data on every input, at --input-shape if given
+        feeds = random_feeds(runner, settings.get("input_shape"))
+        x = x1 = next(iter(feeds.values()))
+        call = runner.bind(feeds)
     t0 = time.perf_counter()
     call()
     first_ms = (time.perf_counter() - t0) * 1000
@@ -150,7 +171,7 @@ def measure(cfg: BenchConfig, settings: dict) -> dict:
         result["head"] = {"kind": bundle.manifest.head.kind, "p50_ms": float(np.percentile(head_ms, 50))}
     # Peak RSS of loading and running at batch 1, before the batched accuracy pass inflates it.
     result["peak_rss_bytes"] = _rss_peak()
-    batch = settings.get("batch", 1)
+    batch = settings.get("batch", 1) if bundle is not None or cfg.backend == "keras" else 1
     if batch > 1:
         xb = np.repeat(x1, batch, axis=0)
         if cfg.backend == "keras":
@@ -179,7 +200,10 @@ def measure(cfg: BenchConfig, settings: dict) -> dict:
         pred = probs.argmax(axis=1)
         result.update(accuracy=float((pred == data[1]).mean()), eval_samples=len(pred), predictions=pred.tolist())
     if cfg.backend != "keras":
-        result["coverage"] = _coverage(cfg, runner, path, quantize(x1, runner.input))
+        feeds = {runner.input.name: quantize(x1, runner.input)} if bundle is not None else feeds
+        result["coverage"] = _coverage(cfg, runner, path, feeds)
+        result["shapes"] = {"inputs": [list(t.shape) for t in runner.inputs],
+                            "outputs": [list(t.shape) for t in runner.outputs]}
         result["runtime"] = getattr(runner, "runtime", cfg.backend)
     else:
         import keras

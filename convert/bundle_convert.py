@@ -17,7 +17,8 @@ from edge.errors import EdgeSightError
 from edge.preprocess import prepare_dataset
 from train.keras_io import load_keras
 
-DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion", "mask": "mask", "pain": "pain"}
+DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion", "mask": "mask", "pain": "pain",
+                   "face-verifier": "face-verifier"}
 DEFAULT_FORMATS = ("tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx-fp32", "onnx-int8")
 
 

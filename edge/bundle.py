@@ -23,7 +23,7 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 BUILTIN_DIR = Path(__file__).parent / "models"
 
-Task = Literal["digits", "fashion", "mask", "pain"]
+Task = Literal["digits", "fashion", "mask", "pain", "face-verifier"]
 Format = Literal[
     "keras",
     "tflite-fp32",
@@ -262,7 +262,7 @@ class Bundle:
         path = self.root / head.path
         if not path.is_file():
             raise BundleError(f"{self.name}: head.path: {path} is missing")
-        verify_file(path, head, "head")
+        verify_file(path, head, "manifest head")
         return path
 
     def default_format(self) -> str:
@@ -276,20 +276,16 @@ class Bundle:
         raise BundleError(f"{self.name}: no format the edge runtime can run (it has: {', '.join(formats)})")
 
 
-def verify_file(path: Path, entry: ModelFile | HeadSpec, where: str | None = None) -> None:
-    where = where or f"files[{entry.format}]"
+def verify_file(path: Path, entry: ModelFile | HeadSpec, where: str | None = None,
+                advice: str = "re-convert or re-download the bundle", error: type[Exception] = BundleError) -> None:
+    """Size, then sha256, against what the manifest (or the detector catalog) recorded; `error` on a mismatch."""
+    where = where or f"manifest files[{entry.format}]"
     size = path.stat().st_size
     if size != entry.size_bytes:
-        raise BundleError(
-            f"{path}: size {size} does not match manifest {where}.size_bytes "
-            f"{entry.size_bytes}; the file is truncated or replaced"
-        )
-    digest = sha256_file(path)
-    if digest != entry.sha256:
-        raise BundleError(
-            f"{path}: sha256 does not match manifest {where}.sha256; "
-            "the file was modified or corrupted — re-convert or re-download the bundle"
-        )
+        raise error(f"{path}: size {size} does not match {where}.size_bytes {entry.size_bytes}; the file is "
+                    f"truncated or replaced — {advice}")
+    if sha256_file(path) != entry.sha256:
+        raise error(f"{path}: sha256 does not match {where}.sha256; the file was modified or corrupted — {advice}")
 
 
 def load_bundle(ref: str | Path) -> Bundle:

@@ -14,14 +14,7 @@ def cache_dir() -> Path:
 
 
 def sample_media() -> dict[str, Path]:
-    """The real face media fetched by `edge-train fetch media` (OpenCV's own sample data)."""
+    """The real media fetched by `edge-train fetch media` (OpenCV's own sample data): a face clip, a face photo,
+    and pedestrians at a distance (for the no-face set)."""
     root = cache_dir() / "opencv-samples"
-    return {"video": root / "Megamind.avi", "photo": root / "messi5.jpg"}
-
-
-def detector_files() -> dict[str, Path]:
-    """Third-party face detector weights fetched by `edge-train fetch detectors` (never committed)."""
-    root = cache_dir() / "detectors"
-    return {"res10_model": root / "res10_300x300_ssd_iter_140000.caffemodel",
-            "res10_prototxt": root / "deploy.prototxt",
-            "blazeface": root / "face_detection_short_range.tflite"}
+    return {"video": root / "Megamind.avi", "photo": root / "messi5.jpg", "pedestrians": root / "vtest.avi"}

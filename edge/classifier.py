@@ -47,6 +47,10 @@ class Classifier:
 
     def _check_against_manifest(self) -> None:
         m = self.bundle.manifest
+        ins, outs = self.backend.inputs, self.backend.outputs
+        if len(ins) != 1 or len(outs) != 1:
+            raise BundleError(f"{m.name}: a classifier bundle needs a model with one input and one output; the "
+                              f"{self.format} file has {len(ins)} inputs and {len(outs)} outputs")
         n_out = self.backend.output.shape[-1]
         if m.head is not None:
             if n_out != m.head.n_features:

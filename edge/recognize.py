@@ -44,23 +44,19 @@ def recognize(clf: Classifier, source: str, frame: int, image: np.ndarray,
     yield Result(source, frame, None, pred.label, pred.score, (time.perf_counter() - t0) * 1000)
 
 
-def face_verdicts(clf: Classifier, detector: str = "blazeface",
-                  min_face_px: int = 60) -> Callable[[str, int, np.ndarray], list[Result]]:
-    """Per-frame face verdicts for a face bundle (mask, pain); video frames share one tracker, a new source resets it.
+def face_verdicts(pipeline) -> Callable[[str, int, np.ndarray], list[Result]]:
+    """Per-frame face verdicts from a FacePipeline (edge.face_pipeline.build_face_pipeline); the frames of one
+    video share its tracker, a new source starts it afresh.
 
     `last_faces` on the returned function holds the latest FaceVerdicts (track ids, smoothed scores).
     """
-    from edge.detectors import open_detector
-    from edge.mask_pipeline import FacePipeline
-
-    det = open_detector(detector, min_face_px=min_face_px, tile_px=256, threshold=0.6 if detector == "blazeface"
-                        else None)
     state: dict = {}
 
     def run(source: str, frame: int, image: np.ndarray) -> list[Result]:
         if state.get("source") != source:
-            state["source"], state["pipeline"] = source, FacePipeline(clf, det)
-        out = state["pipeline"].process(image)
+            state["source"] = source
+            pipeline.reset()
+        out = pipeline.process(image)
         run.last_faces = out.faces
         ms = out.timings_ms["total_ms"]
         return [Result(source, frame, f.box, f.label, f.score, ms) for f in out.faces]

@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.geometry import BBox
 
@@ -23,17 +24,29 @@ class Track:
     age: int = 0  # frames since the track started
     missed: int = 0  # consecutive frames without a matching detection
     counted: bool = False
+    moved: float = 1.0  # centre shift between its last two detections, in box sides (1.0 until seen twice)
 
     def smoothed(self) -> np.ndarray | None:
         return np.mean(np.stack(self.history), axis=0) if self.history else None
 
 
-@dataclass(frozen=True)
-class TrackerConfig:
-    iou_match: float = 0.3
-    max_missed: int = 10  # frames a track survives unseen (detector misses, every-k detection)
-    smooth_frames: int = 8
-    settle_frames: int = 3  # votes needed before a verdict is shown and counted
+class TrackerConfig(BaseModel):
+    """The tracker's settings; the kiosk config's `tracker:` section is this model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    iou_match: float = Field(0.3, gt=0, lt=1, description="minimum IoU for a detection to continue a track")
+    max_missed: int = Field(10, ge=0, description="frames a track survives unseen (detector misses, skipped "
+                            "detections)")
+    smooth_frames: int = Field(8, ge=1, le=120, description="verdict = mean over the track's last N frames")
+    settle_frames: int = Field(3, ge=1, le=120, description="votes needed before a verdict is shown and counted")
+
+
+def shift(a: BBox, b: BBox) -> float:
+    """How far b's centre is from a's, in a's longer side."""
+    dx = (b.x + b.w / 2) - (a.x + a.w / 2)
+    dy = (b.y + b.h / 2) - (a.y + a.h / 2)
+    return float(np.hypot(dx, dy)) / max(a.w, a.h, 1)
 
 
 def match(tracks: list[BBox], detections: list[BBox], threshold: float) -> list[tuple[int, int]]:
@@ -65,6 +78,7 @@ class IoUTracker:
         matched = set()
         for ti, di in pairs:
             track = self.tracks[ti]
+            track.moved = shift(track.box, detections[di])
             track.box, track.missed = detections[di], 0
             owner[di] = track
             matched.add(ti)

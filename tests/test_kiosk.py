@@ -40,11 +40,11 @@ def test_mask_bundle_says_it_was_trained_on_synthetic_masks_and_reports_per_clas
 
 
 def test_pipeline_tracks_one_person_and_smooths_the_verdict():
-    from edge.classifier import Classifier
-    from edge.detectors import open_detector
+    from edge.face_pipeline import FacePipelineSettings, build_face_pipeline
     from edge.mask_pipeline import MaskPipeline
 
-    pipe = MaskPipeline(Classifier("mask"), open_detector("blazeface", min_face_px=60, tile_px=256, threshold=0.6))
+    pipe = build_face_pipeline(FacePipelineSettings())  # the kiosk's own defaults
+    assert isinstance(pipe, MaskPipeline) and pipe.detector.name == "blazeface-short-range+second-look"
     results = [pipe.process(f) for f in first_frames(54)[14:40]]  # the first visitor, standing at the door
     faces = [f for r in results for f in r.faces]
     assert len(faces) >= 20
@@ -58,12 +58,64 @@ def test_pipeline_tracks_one_person_and_smooths_the_verdict():
 def test_detect_every_k_frames_tracks_in_between():
     from edge.classifier import Classifier
     from edge.detectors import open_detector
-    from edge.mask_pipeline import MaskPipeline
+    from edge.mask_pipeline import DetectSchedule, MaskPipeline
 
-    pipe = MaskPipeline(Classifier("mask"), open_detector("blazeface", tile_px=256, threshold=0.6), detect_every=3)
+    pipe = MaskPipeline(Classifier("mask"), open_detector("default"), DetectSchedule(every=3, adaptive=False))
     results = [pipe.process(f) for f in first_frames(40)[20:32]]
     assert [r.detected for r in results] == [True, False, False] * 4
     assert all(r.faces for r in results[1:3])  # tracked boxes are classified on the frames not detected
+
+
+class _CountingDetector:
+    """The real default detector, counting its calls (the schedule decides when it runs)."""
+
+    def __init__(self):
+        from edge.detectors import open_detector
+
+        self.inner, self.calls, self.name = open_detector("default"), 0, "counting"
+
+    def detect(self, frame):
+        self.calls += 1
+        return self.inner.detect(frame)
+
+    def close(self):
+        self.inner.close()
+
+
+def test_the_adaptive_schedule_rests_on_a_still_face_but_never_longer_than_max_skip():
+    from edge.classifier import Classifier
+    from edge.mask_pipeline import DetectSchedule, MaskPipeline
+
+    still = first_frames(30)[25]  # one visitor at the door, held still for 24 frames
+    det = _CountingDetector()
+    pipe = MaskPipeline(Classifier("mask"), det, DetectSchedule(max_skip=2))
+    results = [pipe.process(still) for _ in range(24)]
+    detected = [r.detected for r in results]
+    assert detected[:3] == [True, True, True]  # a new face: detect until it settles (3 votes)
+    runs = "".join("D" if d else "." for d in detected[3:])
+    assert "..." not in runs and ".." in runs  # rests, but at most max_skip frames in a row
+    assert det.calls == sum(detected) < 20 and all(r.faces for r in results)
+    counted = sum(f.first_settled for r in results for f in r.faces)
+    assert counted == 1  # one person, counted once, whether the detector ran or rested
+
+
+def test_a_newcomer_is_found_within_max_skip_frames_while_the_detector_rests():
+    import cv2
+
+    from edge.classifier import Classifier
+    from edge.mask_pipeline import DetectSchedule, MaskPipeline
+
+    frame = first_frames(30)[25]
+    face = MaskPipeline(Classifier("mask"), _CountingDetector()).detector.detect(frame)[0].box
+    crop = frame[face.y:face.y + face.h, face.x:face.x + face.w]
+    second = frame.copy()
+    x = 20 if face.x > 320 else 640 - face.w - 20
+    second[face.y:face.y + face.h, x:x + face.w] = cv2.flip(crop, 1)  # someone else steps in beside
+    pipe = MaskPipeline(Classifier("mask"), _CountingDetector(), DetectSchedule(max_skip=2))
+    for _ in range(10):
+        pipe.process(frame)
+    ids = [{f.track_id for f in pipe.process(second).faces} for _ in range(4)]
+    assert any(len(i) == 2 for i in ids[:3])  # the newcomer has a track within max_skip + 1 frames
 
 
 def test_edge_run_mask_prints_one_json_line_per_face():
@@ -77,6 +129,41 @@ def test_edge_run_mask_prints_one_json_line_per_face():
     assert haar.returncode == 0 and haar.stdout
 
 
+def test_edge_run_mask_finds_every_face_of_a_group_photo_down_to_40_px(tmp_path):
+    """Four real people, two of them masked, at 45 to 110 px in one 640x480 photo: every face is found and
+    classified, and nothing else is (the default detector of edge-run, faces from 40 px)."""
+    import cv2
+
+    from edge.geometry import BBox
+    from train.synth.faces import iter_face_photos
+    from train.synth.masks import paint_mask, random_style
+
+    photos = list(iter_face_photos(lfw=False, megamind=False))[1:5]  # obama x2, biden, astronaut
+    canvas = np.full((480, 640, 3), (170, 175, 180), np.uint8)
+    rng = np.random.default_rng(5)
+    placed = []
+    for i, (photo, size, x, masked) in enumerate(zip(photos, (110, 80, 60, 45), (30, 200, 360, 500),
+                                                     (False, True, False, True))):
+        image = paint_mask(photo.image, photo.face, random_style(rng), rng) if masked else photo.image
+        k = size / photo.face.box.w
+        box = photo.face.box.scale(k)
+        scaled = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        # the head and shoulders: the face box grown by its size on every side
+        x0, y0 = max(box.x - size, 0), max(box.y - size, 0)
+        part = scaled[y0:box.y + 2 * size, x0:box.x + 2 * size]
+        y = 120 + 40 * (i % 2)
+        h, w = min(part.shape[0], 480 - y), min(part.shape[1], 640 - x)
+        canvas[y:y + h, x:x + w] = part[:h, :w]
+        placed.append(BBox(x + box.x - x0, y + box.y - y0, box.w, box.h))
+    group = tmp_path / "group.jpg"
+    cv2.imwrite(str(group), canvas)
+    proc = run_cli("edge-run", "mask", "--source", str(group), "--json")
+    assert proc.returncode == 0, proc.stderr
+    found = [BBox(*json.loads(line)["box"]) for line in proc.stdout.splitlines()]
+    assert len(found) == 4, (found, placed)
+    assert all(max(f.iou(p) for f in found) >= 0.3 for p in placed)
+
+
 def test_kiosk_headless_run_logs_people_to_sqlite_and_json(tmp_path):
     cfg = tmp_path / "kiosk.yaml"
     db = tmp_path / "ev.db"
@@ -85,7 +172,8 @@ def test_kiosk_headless_run_logs_people_to_sqlite_and_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(x) for x in proc.stdout.splitlines()]
     summary = lines[-1]["summary"]
-    assert summary["frames"] == 60 and summary["detector"] == "blazeface" and summary["model"] == "tflite-int8"
+    assert summary["frames"] == 60 and summary["model"] == "tflite-int8"
+    assert summary["detector"] == "blazeface-short-range+second-look"
     people = [x for x in lines[:-1] if x.get("event") == "person"]
     rows = sqlite3.connect(db).execute("SELECT verdict FROM events").fetchall()
     assert len(rows) == len(people) == sum(summary["people"].values()) >= 1
@@ -226,7 +314,7 @@ def test_a_model_file_replaced_while_running_does_not_touch_the_running_kiosk(tm
 
     bundle = tmp_path / "mask"
     shutil.copytree(resolve("mask"), bundle)
-    pipe = MaskPipeline(Classifier(bundle), open_detector("blazeface", tile_px=256, threshold=0.6))
+    pipe = MaskPipeline(Classifier(bundle), open_detector("default"))
     frames = first_frames(40)[20:40]
     before = [pipe.process(f) for f in frames[:10]]
     (bundle / "model_int8.tflite").write_bytes(b"\0" * 4096)  # an update gone wrong, mid-run

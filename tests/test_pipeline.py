@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edge.cache import sample_media
-from edge.detectors import HaarConfig, HaarDetector, open_detector
+from edge.detectors import HaarDetector, HaarSettings, open_detector
 from tests.conftest import clip_frames, run_cli
 
 
@@ -25,42 +25,58 @@ def media():
 
 def test_haar_finds_messis_face_and_maps_boxes_back(media):
     img = cv2.imread(str(media["photo"]))
-    full = HaarDetector(HaarConfig(min_face_px=30, detect_width=None)).detect(img)
+    full = HaarDetector(HaarSettings(min_face_px=30, detect_width=None)).detect(img)
     assert len(full) == 1
-    face = full[0]
+    face = full[0].box
     assert 200 < face.x < 260 and 70 < face.y < 120 and 30 <= face.w <= 50
     # detecting on an upscaled copy, downscaled internally, maps the box back to the copy's coordinates
     big = cv2.resize(img, None, fx=2, fy=2)
-    boxes = HaarDetector(HaarConfig(min_face_px=60, detect_width=548)).detect(big)
-    assert len(boxes) == 1 and face.scale(2).iou(boxes[0]) > 0.6
+    boxes = HaarDetector(HaarSettings(min_face_px=60, detect_width=548)).detect(big)
+    assert len(boxes) == 1 and face.scale(2).iou(boxes[0].box) > 0.6
 
 
 def test_haar_respects_the_minimum_face_size(media):
     img = cv2.imread(str(media["photo"]))
-    assert HaarDetector(HaarConfig(min_face_px=60, detect_width=None)).detect(img) == []
+    assert HaarDetector(HaarSettings(min_face_px=60, detect_width=None)).detect(img) == []
     assert open_detector("haar").detect(np.zeros((480, 640, 3), np.uint8)) == []
 
 
 def test_unknown_detector_is_a_clear_error():
-    with pytest.raises(Exception, match="unknown face detector 'yunet'"):
+    from edge.errors import EdgeSightError
+
+    with pytest.raises(EdgeSightError, match="unknown face detector 'yunet'"):
         open_detector("yunet")
 
 
 def test_pipeline_mode_on_the_real_face_clip(media, tmp_path):
     proc = run_cli("edge-bench", "pipeline", "--source", "megamind", "--detector", "haar", "--max-frames", "60",
-                   "--faces", "0", "1", "3", "--runs", "5", "--out", str(tmp_path), "--json")
+                   "--faces", "0", "1", "3", "--runs", "5", "--no-adaptive", "--out", str(tmp_path), "--json")
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     assert r["frames"] == 60 and r["fps"] > 0 and r["frame_shape"] == [528, 720, 3]
-    assert set(r["stages"]) == {"capture", "detect", "preprocess", "classify", "draw"}
+    assert set(r["stages"]) == {"capture", "detect", "preprocess", "classify", "track", "draw"}
+    assert r["detector"] == "haar" and r["detector_runs"] == 60 and "schedule_comparison" not in r
     assert sum(r["faces_per_frame"].values()) == 60
     faces_found = sum(int(k) * v for k, v in r["faces_per_frame"].items())
     assert faces_found >= 50  # the clip shows a face in nearly every frame
-    assert "timing only" not in r["classifier"] and "mask" in r["classifier"]  # the built-in mask bundle
+    assert r["classifier"] == "mask tflite-int8"  # the kiosk's bundle and file
     cost = {c["faces"]: c for c in r["cost_per_faces"]}
     assert set(cost) == {0, 1, 3} and cost[0]["classify_p50_ms"] < cost[3]["classify_p50_ms"]
     assert len({c["detect_p50_ms"] for c in cost.values()}) == 1  # the detector runs once per frame
     assert "| detect |" in (tmp_path / "pipeline.md").read_text()
+
+
+def test_pipeline_mode_runs_the_kiosks_config_and_says_what_the_schedule_saves(tmp_path):
+    cfg = tmp_path / "kiosk.yaml"
+    cfg.write_text("threads: 1\nschedule: {max_skip: 3}\ndetector: {threshold: 0.4}\n")
+    proc = run_cli("edge-bench", "pipeline", "--source", "sample", "--config", str(cfg), "--max-frames", "120",
+                   "--faces", "1", "--runs", "3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r["schedule"]["max_skip"] == 3 and "threshold=0.4" in r["detector"] and "input_width=320" in r["detector"]
+    adaptive, every = r["schedule_comparison"]["adaptive"], r["schedule_comparison"]["every frame"]
+    assert every["detector_runs"] == 120 and adaptive["detector_runs"] == r["detector_runs"] < 120
+    assert r["detector_ms"]["n"] == r["detector_runs"]
 
 
 def test_pipeline_source_errors_are_one_line():
@@ -79,27 +95,25 @@ def detector_weights():
     return fetch_detectors()
 
 
-_clip_frames = clip_frames
-
-
-@pytest.mark.parametrize("name", ["haar", "res10", "blazeface"])
-def test_every_detector_finds_the_faces_of_the_real_clip(media, detector_weights, name):
-    detector = open_detector(name)
-    frames = _clip_frames(media["video"], 40)
+@pytest.mark.parametrize("spec", ["haar", "res10", "blazeface", "default"])
+def test_every_detector_finds_the_faces_of_the_real_clip(media, detector_weights, spec):
+    detector = open_detector(spec)
+    frames = clip_frames(media["video"], 40)
     found = [detector.detect(f) for f in frames]
-    assert sum(bool(b) for b in found) >= 36, name
+    assert sum(bool(b) for b in found) >= 36, spec
     h, w = frames[0].shape[:2]
-    for boxes in found:
-        for b in boxes:
+    for faces in found:
+        for d in faces:
+            b = d.box
             assert 0 <= b.x and 0 <= b.y and b.x + b.w <= w and b.y + b.h <= h and b.w >= 40
 
 
 def test_detectors_agree_on_where_the_face_is(media, detector_weights):
-    frames = _clip_frames(media["video"], 30)
-    dets = {name: open_detector(name) for name in ("haar", "res10", "blazeface")}
+    frames = clip_frames(media["video"], 30)
+    dets = {name: open_detector(name) for name in ("haar", "res10", "blazeface", "default")}
     agree = 0
     for frame in frames:
-        boxes = {name: d.detect(frame) for name, d in dets.items()}
+        boxes = {name: [f.box for f in d.detect(frame)] for name, d in dets.items()}
         if all(boxes.values()):
             centres = [(b[0].x + b[0].w / 2, b[0].y + b[0].h / 2) for b in boxes.values()]
             spread = max(np.hypot(cx - centres[0][0], cy - centres[0][1]) for cx, cy in centres)
@@ -108,12 +122,12 @@ def test_detectors_agree_on_where_the_face_is(media, detector_weights):
 
 
 def test_res10_finds_messi_like_haar(media, detector_weights):
-    from edge.detectors import Res10Config, Res10Detector
+    from edge.detectors import Res10Detector, Res10Settings
 
     img = cv2.imread(str(media["photo"]))
-    boxes = Res10Detector(Res10Config(min_face_px=20)).detect(img)
-    haar = HaarDetector(HaarConfig(min_face_px=30, detect_width=None)).detect(img)
-    assert len(boxes) == 1 and boxes[0].iou(haar[0]) > 0.5
+    found = Res10Detector(Res10Settings(min_face_px=20)).detect(img)
+    haar = HaarDetector(HaarSettings(min_face_px=30, detect_width=None)).detect(img)
+    assert len(found) == 1 and found[0].box.iou(haar[0].box) > 0.5 and 0.5 < found[0].score <= 1
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():
@@ -121,9 +135,3 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
 
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
     assert nms(boxes, np.array([0.6, 0.9, 0.7]), 0.3) == [1, 2]
-
-
-def test_missing_detector_weights_give_advice(tmp_path, monkeypatch):
-    monkeypatch.setenv("EDGESIGHT_CACHE", str(tmp_path))
-    with pytest.raises(Exception, match="edge-train fetch detectors"):
-        open_detector("blazeface")

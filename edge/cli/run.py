@@ -12,10 +12,13 @@ EPILOG = """examples:
   edge-run fashion --source shirt.png --json    # one JSON object per result line
   edge-run path/to/bundle --source clips/ --format onnx-int8
   edge-run mask --source clip.mp4 --json        # faces found, each classified WithMask / WithoutMask
-  edge-run mask --source photos/ --detector haar  # the paper's Haar cascade instead of tiled BlazeFace
+  edge-run mask --source group.jpg --min-face 40  # every face of a group photo from 40 px (the default)
+  edge-run mask --source photos/ --detector haar  # the paper's Haar cascade instead of the default detector
+  edge-run mask --source photos/ --detector blazeface:model=full-range,second_look=off
+  edge-run mask --source clip.mp4 --config kiosk.yaml   # the detector, schedule and tracker of a kiosk config
   edge-run PAIN_BUNDLE --source clip.mp4 --monitor --threshold 0.7 --sustain 2   # events for sustained scores
   edge-run kiosk                                # the kiosk app on its built-in sample clip (see edge-run kiosk -h)
-  edge-run --list                               # the built-in bundles
+  edge-run --list                               # the built-in bundles and the detector files (verified)
 
 JSON lines: {"source": str, "frame": int, "box": [x, y, w, h] | null, "label": str, "score": float,
              "latency_ms": float}
@@ -32,9 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="inference threads (default 1)")
     p.add_argument("--whole-image", action="store_true", help="digits: classify the whole image, do not "
                    "search for digits")
-    p.add_argument("--detector", help="face bundles: blazeface (tiled; the mask default), haar (the papers'; the "
-                   "pain default), res10, or a fallback chain such as blazeface+haar")
-    p.add_argument("--min-face", type=int, default=60, help="face bundles: smallest face side in pixels (default 60)")
+    p.add_argument("--detector", help="face bundles: TYPE[:key=value,...] (blazeface, haar, res10; chains with +), "
+                   "e.g. haar or blazeface:model=full-range; default: the kiosk's detector (short-range BlazeFace at "
+                   "320 px + second look)")
+    p.add_argument("--min-face", type=int, default=40, help="face bundles: smallest face side in pixels (default 40)")
+    p.add_argument("--config", help="face bundles: take the detector, schedule and tracker from a kiosk YAML")
     p.add_argument("--monitor", action="store_true", help="face bundles: print an event when a tracked face's "
                    "smoothed score for the last label (pain) stays above --threshold for --sustain seconds")
     p.add_argument("--threshold", type=float, default=0.7)
@@ -47,15 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _list(as_json: bool) -> int:
+    """The built-in bundles, then every detector file of the catalog: size, sha256 and whether it verifies."""
     from edge.bundle import builtin_names, load_bundle
+    from edge.detectors.catalog import status
 
     for name in builtin_names():
         b = load_bundle(name)
         formats = [f.format for f in b.manifest.files]
         if as_json:
-            emit_json({"name": name, "task": b.manifest.task, "formats": formats, "path": str(b.root)})
+            emit_json({"kind": "bundle", "name": name, "task": b.manifest.task, "formats": formats,
+                       "path": str(b.root)})
         else:
-            print(f"{name:10s} {b.manifest.task:8s} {' '.join(formats)}")
+            print(f"{name:14s} {b.manifest.task:13s} {' '.join(formats)}")
+    if not as_json:
+        print("\ndetector files (edge-train fetch detectors):")
+    for row in status():
+        if as_json:
+            emit_json({"kind": "detector-file", **row})
+        else:
+            print(f"{row['name']:28s} {row['size_bytes']:>10,d} B  sha256 {row['sha256'][:12]}…  {row['status']}")
     return 0
 
 
@@ -74,12 +89,14 @@ def _body(args: argparse.Namespace) -> int:
         verify_bundle(args.bundle, args.trusted_key)
     clf = Classifier(args.bundle, fmt=args.fmt, threads=args.threads)
     faces = monitor = None
-    task = clf.bundle.manifest.task
-    if task in ("mask", "pain"):
+    if clf.bundle.manifest.task in ("mask", "pain"):
         from edge.monitor import SustainedMonitor
         from edge.recognize import face_verdicts
 
-        faces = face_verdicts(clf, args.detector or ("haar" if task == "pain" else "blazeface"), args.min_face)
+        clf.close()
+        pipeline = _face_pipeline(args)
+        clf = pipeline.classifier
+        faces = face_verdicts(pipeline)
         monitor = SustainedMonitor(args.threshold, args.sustain) if args.monitor else None
     problems: list[str] = []
     fps = _video_fps(args.source)
@@ -102,6 +119,24 @@ def _body(args: argparse.Namespace) -> int:
     for problem in problems:
         error("edge-run", problem)
     return EXIT_ERROR if problems else 0
+
+
+def _face_pipeline(args: argparse.Namespace):
+    """The kiosk's pipeline builder with this command's bundle and flags (or a kiosk YAML's settings)."""
+    from edge.detectors import parse_spec
+    from edge.face_pipeline import DEFAULT_DETECTOR, FacePipelineSettings, build_face_pipeline
+
+    if args.config:
+        from edge.kiosk.config import load_config
+
+        base = load_config(args.config)
+        settings = FacePipelineSettings(**{k: getattr(base, k) for k in FacePipelineSettings.model_fields})
+    else:
+        settings = FacePipelineSettings(detector=DEFAULT_DETECTOR.model_copy(update={"min_face_px": args.min_face}))
+    update = {"bundle": args.bundle, "format": args.fmt, "threads": args.threads or settings.threads}
+    if args.detector:
+        update["detector"] = parse_spec(args.detector, min_face_px=args.min_face)
+    return build_face_pipeline(settings.model_copy(update=update))
 
 
 def _video_fps(source: str) -> float | None:

@@ -1,28 +1,89 @@
-"""The FaceDetector protocol: a frame in, face boxes in frame coordinates out."""
+"""What every face detector shares: its output (`Detection`), its interface and its settings' base.
+
+Each detector is a small plugin with its own typed settings (pydantic, unknown keys rejected); the
+settings are a union keyed on `type` (see `edge.detectors`), so an option a detector lacks is an
+error instead of being silently ignored. Detectors return `Detection`s in frame pixels.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.geometry import BBox
+
+KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")  # the subject's right/left
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face: its box, the detector's score (None for Haar, which has none), for detectors that find
+    them (BlazeFace) six keypoints in pixels (rows in KEYPOINTS order), and the second look's face
+    probability when one was taken."""
+
+    box: BBox
+    score: float | None = None
+    keypoints: np.ndarray | None = None
+    verified: float | None = None
+
+    def point(self, name: str) -> np.ndarray:
+        if self.keypoints is None:
+            raise ValueError("this detection has no keypoints")
+        return self.keypoints[KEYPOINTS.index(name)]
 
 
 @runtime_checkable
 class FaceDetector(Protocol):
     name: str
 
-    def detect(self, frame: np.ndarray) -> list[BBox]:
-        """Boxes in the coordinates of `frame` (BGR or gray), largest first."""
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        """Faces in the coordinates of `frame` (BGR or gray), largest first."""
         ...
 
+    def close(self) -> None: ...
 
-@dataclass(frozen=True)
-class ScoredDetectorConfig:
-    """For the detectors that score boxes (res10 SSD, BlazeFace)."""
 
-    threshold: float = 0.5
-    min_face_px: int = 40
-    nms_iou: float = 0.3
+def reset_detector(detector: FaceDetector) -> None:
+    """Forget what a stateful detector remembers between frames (the second look's decisions), if anything."""
+    reset = getattr(detector, "reset", None)
+    if reset is not None:
+        reset()
+
+
+class SecondLookSettings(BaseModel):
+    """The face / not-face verifier every detector can run on its boxes (edge.detectors.secondlook)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bundle: str = Field("face-verifier", description="a face / not-face bundle (built-in name or folder)")
+    threshold: float = Field(0.2, gt=0, lt=1, description="minimum face probability a box needs to be kept")
+    confirm: Literal["full-range", "short-range", "back-camera"] | None = Field(
+        "full-range", description="a BlazeFace model that must also find a face at the centre of a close crop")
+    confirm_threshold: float = Field(0.3, gt=0, lt=1, description="the confirming model's minimum score")
+    mesh_threshold: float | None = Field(0.2, gt=0, lt=1, description="FaceMesh's face-presence score that passes a "
+                                         "box the verifier doubts (null: the verifier decides alone)")
+    remember: int = Field(15, ge=0, le=300, description="calls a decision about a box is reused for (0: none)")
+    format: str | None = Field(None, description="the bundle's model file (default: its default, int8 TFLite)")
+    threads: int = Field(1, ge=1, le=64)
+
+
+class DetectorSettings(BaseModel):
+    """Options every detector has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_face_px: int = Field(40, ge=8, le=4096, description="smallest face side to report, in frame pixels")
+    threads: int = Field(1, ge=1, le=64, description="inference threads of the detector's model")
+    second_look: SecondLookSettings | None = Field(None, description="run the face / not-face verifier on every "
+                                                   "box (see edge.detectors.secondlook); null: off")
+
+
+def largest_first(found: list[Detection]) -> list[Detection]:
+    return sorted(found, key=lambda d: d.box.area, reverse=True)
+
+
+def keep_size(found: list[Detection], min_side: int) -> list[Detection]:
+    return [d for d in found if d.box.w >= max(min_side, 1) and d.box.h >= max(min_side, 1)]

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.detectors.base import FaceDetector
-from edge.geometry import BBox
+from edge.detectors.base import Detection, FaceDetector, reset_detector
 
 
 class FallbackDetector:
@@ -19,12 +18,18 @@ class FallbackDetector:
             raise ValueError("a fallback chain needs at least two detectors")
         self.detectors = detectors
         self.name = "+".join(d.name for d in detectors)
-        self.used: dict[str, int] = {d.name: 0 for d in detectors}
 
-    def detect(self, frame: np.ndarray) -> list[BBox]:
+    def detect(self, frame: np.ndarray) -> list[Detection]:
         for detector in self.detectors:
-            self.used[detector.name] += 1
             found = detector.detect(frame)
             if found:
                 return found
         return []
+
+    def reset(self) -> None:
+        for detector in self.detectors:
+            reset_detector(detector)
+
+    def close(self) -> None:
+        for detector in self.detectors:
+            detector.close()

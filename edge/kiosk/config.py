@@ -1,7 +1,8 @@
 """The kiosk's YAML config, validated by pydantic with unknown keys rejected; errors name their line.
 
 Every field has a default, so an empty file is a working kiosk: the built-in mask bundle, the
-default detector and the built-in sample clip, headless where there is no screen.
+default detector and the built-in sample clip, headless where there is no screen. The detector section
+is a union keyed on `type`: an option the chosen detector lacks is an error with its line.
 """
 
 from __future__ import annotations
@@ -13,28 +14,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.errors import EdgeSightError
+from edge.face_pipeline import FacePipelineSettings
 
 DEFAULT_CONFIG = Path(__file__).parent / "default.yaml"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class DetectorSettings(_Strict):
-    name: str = Field("blazeface", description="blazeface | haar | res10, or a fallback chain like blazeface+haar")
-    min_face_px: int = Field(60, ge=12, description="smallest face side in frame pixels (a person at the door)")
-    threshold: float = Field(0.6, gt=0, lt=1, description="score threshold for res10 / BlazeFace")
-    tile_px: int | None = Field(256, ge=64, description="BlazeFace: also search square tiles of this size, so "
-                                "60 px faces are found at 640x480; null: whole frame only")
-    detect_every: int = Field(1, ge=1, le=30, description="run the detector every k frames; track in between")
-
-
-class TrackerSettings(_Strict):
-    iou_match: float = Field(0.3, gt=0, lt=1)
-    max_missed: int = Field(10, ge=0)
-    smooth_frames: int = Field(8, ge=1, le=120)
-    settle_frames: int = Field(3, ge=1, le=120)
 
 
 class DisplaySettings(_Strict):
@@ -87,16 +73,13 @@ class OutputSettings(_Strict):
     http: HttpSettings = HttpSettings()
 
 
-class KioskConfig(_Strict):
+class KioskConfig(FacePipelineSettings):
+    """The face pipeline's settings (bundle, detector, schedule, tracker; edge.face_pipeline) plus the kiosk's
+    camera, monitor, screen and outputs."""
+
     source: str = Field("loop:sample", description="camera[:N], picamera2, loop:VIDEO, loop:sample, VIDEO, "
                                                     "a folder, a stream URL, or null")
-    bundle: str = "mask"
-    trusted_key: str | None = None  # public ed25519 PEM: refuse unsigned or altered bundles
-    format: str | None = None  # default: the bundle's default (tflite-int8)
-    threads: int = Field(2, ge=1, le=64)
     realtime: bool = Field(True, description="play video files and loops at their own frame rate, like a camera")
-    detector: DetectorSettings = DetectorSettings()
-    tracker: TrackerSettings = TrackerSettings()
     monitor: MonitorSettings = MonitorSettings()
     display: DisplaySettings = DisplaySettings()
     outputs: OutputSettings = OutputSettings()
@@ -106,19 +89,23 @@ class ConfigError(EdgeSightError):
     pass
 
 
-def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location (or its nearest parent)."""
-    node, line = root, None
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        line = node.start_mark.line + 1
-        match = next(((k, v) for k, v in node.value if k.value == str(key)), None)
-        if match is None:
-            break
+def _locate(root: yaml.Node | None, loc: tuple) -> tuple[int | None, str]:
+    """The 1-based line of the YAML node at a pydantic error location (or its nearest parent), and the field's
+    name as the file spells it: a union's tag in the location (detector.blazeface.threshold) is dropped."""
+    node, line, names = root, None, []
+    for i, key in enumerate(loc):
+        match = None
+        if isinstance(node, yaml.MappingNode):
+            line = line or node.start_mark.line + 1
+            match = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+        if match is None:  # a union's tag, a list index or a missing key: stay on this node
+            if i == len(loc) - 1 or isinstance(key, int):
+                names.append(str(key))
+            continue
+        names.append(str(key))
         line = match[0].start_mark.line + 1
         node = match[1]
-    return line
+    return line, ".".join(names)
 
 
 def load_yaml_model(path: Path, model: type[BaseModel]):
@@ -141,8 +128,7 @@ def load_yaml_model(path: Path, model: type[BaseModel]):
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            line = _line_of(root, err["loc"])
-            field = ".".join(map(str, err["loc"]))
+            line, field = _locate(root, err["loc"])
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(f"{path}:{line or '?'}: {field}: {msg}")
         raise ConfigError("; ".join(problems)) from exc

