@@ -10,7 +10,7 @@ import pytest
 
 from edge.bundle import MANIFEST_NAME, builtin_names, json_schema, load_bundle, parse_manifest, resolve
 from edge.classifier import Classifier
-from edge.errors import BundleError
+from edge.errors import BundleError, EdgeSightError
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "edge" / "schema" / "manifest.schema.json"
 
@@ -106,12 +106,12 @@ def test_quantization_in_manifest_must_match_the_model(digits_copy):
 
 
 def test_keras_format_is_not_for_the_edge_runtime():
-    with pytest.raises(Exception, match="Keras needs TensorFlow"):
+    with pytest.raises(EdgeSightError, match="Keras needs TensorFlow"):
         Classifier("digits", fmt="keras")
 
 
 def test_resolve_lists_builtins_for_unknown_names(tmp_path):
-    with pytest.raises(BundleError, match="built-ins: digits, fashion"):
+    with pytest.raises(BundleError, match="built-ins: digits, face-verifier, fashion, mask"):
         resolve("no-such-bundle")
     with pytest.raises(BundleError, match="no manifest.json here"):
         resolve(tmp_path)
