@@ -104,7 +104,7 @@ class FacePipeline:
             self._rested = 0
             self.detections += 1
             boxes = [d.box for d in self.detector.detect(frame)]
-            return boxes, self.tracker.update(boxes), True
+            return boxes, self.tracker.update(boxes, (frame.shape[1], frame.shape[0])), True
         self._rested += 1
         owners = self.tracker.visible  # between detections, the tracks keep their last boxes
         return [t.box for t in owners], owners, False

@@ -42,6 +42,10 @@ class TrackerConfig(BaseModel):
     settle_frames: int = Field(3, ge=1, le=120, description="votes needed before a verdict is shown and counted")
 
 
+def at_edge(box: BBox, width: int, height: int, margin: int = 2) -> bool:
+    return box.x <= margin or box.y <= margin or box.x + box.w >= width - margin or box.y + box.h >= height - margin
+
+
 def shift(a: BBox, b: BBox) -> float:
     """How far b's centre is from a's, in a's longer side."""
     dx = (b.x + b.w / 2) - (a.x + a.w / 2)
@@ -70,10 +74,30 @@ class IoUTracker:
         self.tracks: list[Track] = []
         self._next_id = 1
 
-    def update(self, detections: list[BBox]) -> list[Track | None]:
-        """Assign detections to tracks (new ids for the unmatched); the track of each detection, in order."""
+    def _pairs(self, detections: list[BBox]) -> list[tuple[int, int]]:
+        """(track index, detection index): tracks seen on the last detection first, then lost ones for what is left.
+
+        Why two rounds: a lost track keeps the box where its person was last seen; in one round, a newcomer who
+        walks into that spot would be handed the old track (and never counted) whenever its box overlaps the
+        stale one more than its own previous box.
+        """
+        active = [i for i, t in enumerate(self.tracks) if t.missed == 0]
+        lost = [i for i, t in enumerate(self.tracks) if t.missed > 0]
+        pairs = [(active[t], d) for t, d in match([self.tracks[i].box for i in active], detections,
+                                                  self.config.iou_match)]
+        left = [d for d in range(len(detections)) if d not in {d for _, d in pairs}]
+        pairs += [(lost[t], left[d]) for t, d in match([self.tracks[i].box for i in lost],
+                                                       [detections[d] for d in left], self.config.iou_match)]
+        return pairs
+
+    def update(self, detections: list[BBox], frame_size: tuple[int, int] | None = None) -> list[Track | None]:
+        """Assign detections to tracks (new ids for the unmatched); the track of each detection, in order.
+
+        With `frame_size` (width, height), a track last seen touching the frame's edge is gone as soon as it is
+        missed: its person walked out, and whoever walks in there next is someone new, to be counted.
+        """
         cfg = self.config
-        pairs = match([t.box for t in self.tracks], detections, cfg.iou_match)
+        pairs = self._pairs(detections)
         owner: list[Track | None] = [None] * len(detections)
         matched = set()
         for ti, di in pairs:
@@ -86,7 +110,8 @@ class IoUTracker:
             track.age += 1
             if i not in matched:
                 track.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed <= cfg.max_missed]
+        self.tracks = [t for t in self.tracks if t.missed <= cfg.max_missed
+                       and not (t.missed and frame_size and at_edge(t.box, *frame_size))]
         for di, det in enumerate(detections):
             if owner[di] is None:
                 track = Track(self._next_id, det, deque(maxlen=cfg.smooth_frames))

@@ -99,6 +99,19 @@ def test_the_adaptive_schedule_rests_on_a_still_face_but_never_longer_than_max_s
     assert counted == 1  # one person, counted once, whether the detector ran or rested
 
 
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_the_kiosk_counts_each_visitor_of_the_sample_clip_once_with_the_right_verdict(adaptive):
+    """The clip's five visits (edge-train kiosk-clip: Biden, the astronaut masked, Biden masked, Obama, the
+    astronaut), each walking out of the frame before the next walks in at the same spot."""
+    from edge.face_pipeline import FacePipelineSettings, build_face_pipeline
+    from edge.mask_pipeline import DetectSchedule
+
+    pipe = build_face_pipeline(FacePipelineSettings(schedule=DetectSchedule(adaptive=adaptive)))
+    counted = [f.smoothed_label for frame in clip_frames(SAMPLE_CLIP, 300) for f in pipe.process(frame).faces
+               if f.first_settled]
+    assert counted == ["WithoutMask", "WithMask", "WithMask", "WithoutMask", "WithoutMask"]
+
+
 def test_a_newcomer_is_found_within_max_skip_frames_while_the_detector_rests():
     import cv2
 

@@ -174,6 +174,30 @@ def test_monitor_alerts_reach_every_output(tmp_path):
             out.close()
 
 
+def test_a_track_that_left_through_the_frame_edge_is_not_handed_to_the_next_person():
+    tr = IoUTracker(TrackerConfig(max_missed=10))
+    leaving = BBox(550, 240, 90, 100)  # touching the right edge of a 640x480 frame
+    (first,) = tr.update([leaving], (640, 480))
+    tr.update([], (640, 480))  # gone
+    (second,) = tr.update([BBox(552, 238, 88, 102)], (640, 480))  # someone walks in at the same spot
+    assert second.id != first.id
+    inside = BBox(300, 200, 100, 100)
+    (a,) = tr.update([inside], (640, 480))
+    tr.update([], (640, 480))  # missed once in the middle of the frame: a detector miss, not an exit
+    (b,) = tr.update([BBox(302, 201, 100, 100)], (640, 480))
+    assert b.id == a.id
+
+
+def test_a_lost_track_does_not_steal_a_newcomer_from_its_own_track():
+    tr = IoUTracker(TrackerConfig(max_missed=10, iou_match=0.3))
+    (old,) = tr.update([BBox(300, 200, 100, 100)])
+    tr.update([])  # the old track is lost, its box stays at (300, 200)
+    (new,) = tr.update([BBox(230, 200, 100, 100)])  # overlaps the lost box by 0.18: a new track
+    assert new.id != old.id
+    (moved,) = tr.update([BBox(280, 200, 100, 100)])  # now overlaps the lost box more than its own
+    assert moved.id == new.id
+
+
 def test_kiosk_config_defaults_and_errors_with_line_numbers(tmp_path):
     from edge.kiosk.config import ConfigError, load_config
 
