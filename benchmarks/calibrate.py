@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.keras_io import load_keras
+from convert.keras_io import load_keras
 
 METHODS = ("MinMax", "Entropy", "Percentile")
 GRANULARITY = ("per-channel", "per-tensor")

@@ -32,6 +32,11 @@ VARIANTS = ("unmasked", "masked")
 BARS = {"kiosk_recall": 0.97, "small_recall": 0.90, "false_per_frame": 0.01, "noface_per_1000": 1.0}
 
 
+def group_of(source: str) -> str:
+    """`animated` for the Megamind clip's rendered faces, `photo` for photographs of real people."""
+    return "animated" if "megamind" in source.lower() else "photo"
+
+
 def band_of(size_px: float) -> str:
     return next(name for name, lo, hi in BANDS if lo <= size_px < hi)
 
@@ -65,6 +70,10 @@ def _on(box: BBox, face: BBox) -> bool:
     return box.iou(face) >= IOU_HIT or (face.x <= cx <= face.x + face.w and face.y <= cy <= face.y + face.h)
 
 
+def _kiosk(size_px: float) -> str:
+    return ">=60" if size_px >= 60 else "<60"
+
+
 def _rate(found: int, total: int) -> float | None:
     return round(found / total, 4) if total else None
 
@@ -85,16 +94,21 @@ def measure_recall(detector: FaceDetector, root: str | Path) -> dict:
             false_boxes += len(wrong)
             false_examples += [{"frame": f"{variant}/{name}", "box": d.box.as_list(), "score": d.score}
                                for d in wrong][:3]
-            for key in ((variant, band_of(info["size_px"])), (variant, info["size_px"])):
+            group = group_of(info.get("source", ""))
+            for key in ((variant, band_of(info["size_px"])), (variant, info["size_px"]),
+                        (group, variant, band_of(info["size_px"])), (group, variant, _kiosk(info["size_px"]))):
                 hits[key][0] += hit
                 hits[key][1] += 1
     frames = 2 * len(meta["frames"])
     bands = {v: {b: _rate(*hits[(v, b)]) for b, _, _ in BANDS} for v in VARIANTS}
     kiosk = {v: _rate(sum(hits[(v, b)][0] for b in ("60-100", ">=100")),
                       sum(hits[(v, b)][1] for b in ("60-100", ">=100"))) for v in VARIANTS}
-    sizes = sorted({k[1] for k in hits if isinstance(k[1], int)})
+    sizes = sorted({k[1] for k in hits if len(k) == 2 and isinstance(k[1], int)})
+    groups = sorted({k[0] for k in hits if len(k) == 3})
+    by_group = {g: {v: {**{b: _rate(*hits[(g, v, b)]) for b, _, _ in BANDS}, ">=60": _rate(*hits[(g, v, ">=60")])}
+                    for v in VARIANTS} for g in groups}
     return {"frames": frames, "recall": bands, "masked_recall": kiosk["masked"], "unmasked_recall": kiosk["unmasked"],
-            "per_size": {str(s): {v: _rate(*hits[(v, s)]) for v in VARIANTS} for s in sizes},
+            "per_size": {str(s): {v: _rate(*hits[(v, s)]) for v in VARIANTS} for s in sizes}, "by_group": by_group,
             "false_boxes": false_boxes, "false_boxes_per_frame": round(false_boxes / frames, 4),
             "false_examples": false_examples[:10], "detect_ms_p50": round(float(np.median(times)) * 1e3, 3)}
 
@@ -147,4 +161,11 @@ def markdown(rows: list[dict]) -> str:
             [str(r["false_boxes_per_frame"]), str(noface["per_1000_frames"]) if noface else "—",
              str(r["detect_ms_p50"])]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "By kind of face (photos of real people; the animated Megamind clip):", "",
+              "| detector | group | unmasked 40-60 | unmasked >=60 | masked 40-60 | masked >=60 |",
+              "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        for group, g in r.get("by_group", {}).items():
+            lines.append(f"| {r['detector']} | {group} | {g['unmasked']['40-60']} | {g['unmasked']['>=60']} | "
+                         f"{g['masked']['40-60']} | {g['masked']['>=60']} |")
     return "\n".join(lines) + "\n"

@@ -19,7 +19,6 @@ import numpy as np
 
 from benchmarks.configs import BenchConfig
 from benchmarks.coverage import onnx_coverage, tflite_coverage
-from train.keras_io import load_keras
 
 
 def time_calls(call, runs: int, warmup: int, min_seconds: float = 0.0) -> np.ndarray:
@@ -64,7 +63,9 @@ def _eval_data(bundle, dataset: str | None):
 
 def _open(cfg: BenchConfig, path: Path):
     """The loaded model: a Keras model or an edge backend."""
-    if cfg.backend == "keras":
+    if cfg.backend == "keras":  # the reference row: Keras (and the project's Keras layers) only here, lazily
+        from convert.keras_io import load_keras
+
         return load_keras(path)
     from edge.backends import open_backend
 

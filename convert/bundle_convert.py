@@ -11,11 +11,11 @@ import numpy as np
 
 from convert import parity
 from convert.exporters import EXPORTERS, INT8_FORMATS, ExportContext
+from convert.keras_io import load_keras
 from convert.report import report_dict, write_reports
 from edge.bundle import MANIFEST_NAME, Bundle, describe_file, load_bundle, write_manifest
 from edge.errors import EdgeSightError
 from edge.preprocess import prepare_dataset
-from train.keras_io import load_keras
 
 DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion", "mask": "mask", "pain": "pain",
                    "face-verifier": "face-verifier"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from convert.keras_io import load_keras
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
 from edge.errors import EdgeSightError
-from train.keras_io import load_keras
 
 KNOWN = {"mnist": "digits", "fashion": "fashion"}
 

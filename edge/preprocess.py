@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
@@ -9,6 +10,28 @@ import numpy as np
 
 from edge.backends.base import TensorInfo
 from edge.bundle import Preprocess
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A normalisation users know by name: `(pixels * scale - mean) / std`, channels in `color` order."""
+
+    color: str  # rgb | bgr (gray images are converted to this)
+    scale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    about: str
+
+
+PRESETS = {
+    "0-1": Preset("rgb", 1 / 255.0, (0.0,), (1.0,), "pixels / 255 (Keras Rescaling(1/255))"),
+    "-1..1": Preset("rgb", 1 / 127.5, (1.0,), (1.0,), "pixels / 127.5 - 1 (MobileNet, EfficientNet-lite, TF mode)"),
+    "imagenet-torch": Preset("rgb", 1 / 255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
+                             "(pixels / 255 - ImageNet mean) / std (PyTorch, torchvision, DenseNet)"),
+    "imagenet-caffe": Preset("bgr", 1.0, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0),
+                             "BGR pixels minus the ImageNet mean (Caffe mode: ResNet-50, VGG)"),
+    "raw": Preset("rgb", 1.0, (0.0,), (1.0,), "pixels as they are, 0-255 (the model normalises inside)"),
+}
 
 
 def to_color(image: np.ndarray, color: str) -> np.ndarray:

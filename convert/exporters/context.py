@@ -37,7 +37,7 @@ class ExportContext:
 
     def onnx_fp32(self) -> Path:
         if self._onnx_fp32 is None:
-            from convert.exporters.onnx_fp32 import to_onnx
+            from convert.onnx_graph import to_onnx
 
             path = self.workdir / "model_fp32.onnx"
             to_onnx(self.model, path, self.opset)

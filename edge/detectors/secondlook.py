@@ -116,8 +116,10 @@ class VerifiedDetector:
         self._memory.clear()
 
     def _remembered(self, box: BBox) -> tuple[bool, float] | None:
-        for old, kept, prob, _ in self._memory:
+        """The decision about this box (the same box, moved a little since), following it to where it is now."""
+        for i, (old, kept, prob, when) in enumerate(self._memory):
             if old.iou(box) >= SAME_BOX_IOU:
+                self._memory[i] = (box, kept, prob, when)
                 return kept, prob
         return None
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.datasets import fetch
+import train.datasets.fetch as fetch
 from train.datasets.base import Dataset, stratified_split
 from train.datasets.idx import read_idx
 

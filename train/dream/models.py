@@ -16,8 +16,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from convert.keras_io import load_keras
 from edge.cache import cache_dir
-from train.keras_io import load_keras
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-from keras import ops
+
+from convert.keras_layers import ImagenetPreprocess
 
 
 @dataclass(frozen=True)
@@ -27,27 +28,6 @@ BACKBONES = {
     "resnet50": BackboneSpec("ResNet50", "caffe", 2048),
     "mobilenet_v2": BackboneSpec("MobileNetV2", "tf", 1280),
 }
-
-
-@keras.saving.register_keras_serializable(package="edgesight")
-class ImagenetPreprocess(keras.layers.Layer):
-    """keras.applications' preprocess_input as a saveable layer (a Lambda would not reload or convert)."""
-
-    def __init__(self, mode: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.mode = mode
-
-    def call(self, x):
-        if self.mode == "tf":
-            return x / 127.5 - 1.0
-        if self.mode == "torch":
-            mean = ops.convert_to_tensor([0.485 * 255, 0.456 * 255, 0.406 * 255])
-            std = ops.convert_to_tensor([0.229 * 255, 0.224 * 255, 0.225 * 255])
-            return (x - mean) / std
-        return x[..., ::-1] - ops.convert_to_tensor([103.939, 116.779, 123.68])  # caffe: BGR minus mean
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "mode": self.mode}
 
 
 def base_network(name: str, size: int, imagenet: bool = False) -> keras.Model:

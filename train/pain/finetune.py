@@ -42,7 +42,8 @@ def build_trainable(backbone: str, size: int):
     """Backbone (random init) + the same preprocessing layer as the frozen path + a 2-way softmax."""
     import keras
 
-    from train.pain.backbones import BACKBONES, ImagenetPreprocess, base_network
+    from convert.keras_layers import ImagenetPreprocess
+    from train.pain.backbones import BACKBONES, base_network
 
     base = base_network(backbone, size)
     inp = keras.Input((size, size, 3), name="image")
