@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.keras_io import load_keras
-
 METHODS = ("MinMax", "Entropy", "Percentile")
 GRANULARITY = ("per-channel", "per-tensor")
 
@@ -42,15 +40,16 @@ def _evaluate(path: Path, fmt: str, x: np.ndarray, y: np.ndarray, reference: np.
 def sweep(ref: str, methods: tuple[str, ...] = METHODS, sizes: tuple[int, ...] = (50, 200, 500),
           granularity: tuple[str, ...] = GRANULARITY, runtimes: tuple[str, ...] = ("tflite", "onnx"),
           limit_eval: int | None = 1000, runs: int = 100, onnx_target: str = "x86", seed: int = 42,
-          progress: Callable[[dict], None] | None = None) -> dict:
+          progress: Callable[[dict], None] | None = None, data_path: str | None = None) -> dict:
+    """The sweep over the bundle's own calibration and evaluation samples, or `data_path` (convert.data)."""
     try:
         import keras  # noqa: F401 - present with the convert extra
 
-        from convert.bundle_convert import DATASET_OF_TASK
+        from convert.data import conversion_data
         from convert.exporters.context import ExportContext
         from convert.exporters.onnx_int8 import quantize_onnx
         from convert.exporters.tflite_common import convert
-        from train.datasets import load_dataset
+        from convert.keras_io import load_keras
     except ImportError as exc:
         raise RuntimeError(f"edge-bench calibrate needs the convert extra (pip install edgesight[convert]): {exc}") \
             from None
@@ -59,22 +58,24 @@ def sweep(ref: str, methods: tuple[str, ...] = METHODS, sizes: tuple[int, ...] =
 
     bundle = load_bundle(ref)
     m = bundle.manifest
-    if m.task not in DATASET_OF_TASK:
-        raise ValueError(f"calibrate knows the datasets of {', '.join(DATASET_OF_TASK)}; {m.task!r} is not one")
-    data = load_dataset(DATASET_OF_TASK[m.task], seed=m.provenance.seed)
+    data = conversion_data(bundle, data_path, seed)
+    if data.y_eval is None:
+        raise ValueError("edge-bench calibrate compares accuracies: it needs labelled evaluation images")
     rng = np.random.default_rng(seed)
-    idx = np.arange(len(data.y_test)) if not limit_eval else np.sort(rng.permutation(len(data.y_test))[:limit_eval])
-    x_eval, y_eval = prepare_dataset(data.x_test[idx], m.preprocess, m.input.layout), data.y_test[idx]
+    n_eval = len(data.y_eval)
+    idx = np.arange(n_eval) if not limit_eval else np.sort(rng.permutation(n_eval)[:limit_eval])
+    x_eval, y_eval = prepare_dataset(data.x_eval[idx], m.preprocess, m.input.layout), data.y_eval[idx]
+    sizes = tuple(sorted({min(s, len(data.x_calibration)) for s in sizes}))
     model = load_keras(bundle.model_path("keras"))
     reference = model.predict(x_eval, batch_size=256, verbose=0)
     ref_acc = float((reference.argmax(1) == y_eval).mean())
-    order = rng.permutation(len(data.y_train))
+    order = rng.permutation(len(data.x_calibration))
     work = Path(tempfile.mkdtemp(prefix="edgesight-calibrate-"))
     ctx = ExportContext(model=model, calibration=np.empty(0), onnx_target=onnx_target, workdir=work)
     rows = []
     try:
         for size in sizes:
-            ctx.calibration = prepare_dataset(data.x_train[order[:size]], m.preprocess, m.input.layout)
+            ctx.calibration = prepare_dataset(data.x_calibration[order[:size]], m.preprocess, m.input.layout)
             for gran in granularity:
                 per_channel = gran == "per-channel"
                 jobs = []

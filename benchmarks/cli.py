@@ -135,6 +135,8 @@ def calibrate_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-eval", type=int, default=1000, help="held-out images to evaluate on (0: all)")
     p.add_argument("--runs", type=int, default=100, help="timed invokes per variant")
     p.add_argument("--onnx-target", choices=("x86", "arm"), default="x86")
+    p.add_argument("--data", help="an image folder or .npz to calibrate and evaluate on (default: the bundle's own "
+                   "samples)")
     p.add_argument("--out", type=Path, help="write calibrate.json and calibrate.md here")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return p
@@ -151,7 +153,7 @@ def _calibrate(args: argparse.Namespace) -> int:
               f"{row['accuracy']:.4f}, p50 {row['p50_ms']:.3f} ms", file=sys.stderr, flush=True)
 
     result = sweep(args.bundle, tuple(args.methods), tuple(args.sizes), tuple(args.granularity), tuple(args.runtimes),
-                   args.limit_eval or None, args.runs, args.onnx_target, progress=progress)
+                   args.limit_eval or None, args.runs, args.onnx_target, progress=progress, data_path=args.data)
     return _deliver(result, to_markdown(result), "calibrate", args.out, args.json)
 
 

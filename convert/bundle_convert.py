@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convert import parity
+from convert import gates, parity
+from convert.data import ConvertData, conversion_data
 from convert.exporters import EXPORTERS, INT8_FORMATS, ExportContext
 from convert.keras_io import load_keras
 from convert.report import report_dict, write_reports
@@ -17,8 +18,6 @@ from edge.bundle import MANIFEST_NAME, Bundle, describe_file, load_bundle, write
 from edge.errors import EdgeSightError
 from edge.preprocess import prepare_dataset
 
-DATASET_OF_TASK = {"digits": "mnist", "fashion": "fashion", "mask": "mask", "pain": "pain",
-                   "face-verifier": "face-verifier"}
 DEFAULT_FORMATS = ("tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx-fp32", "onnx-int8")
 
 
@@ -28,11 +27,11 @@ class ConvertConfig:
     out: Path | None = None  # None: convert in place
     calibration_size: int = 300
     onnx_target: str = "x86"
-    dataset: str | None = None  # default: from the bundle's task
-    data_path: str | None = None
+    data_path: str | None = None  # default: the bundle's own calibration and evaluation samples
     limit_eval: int | None = None
     max_drop: float | None = None
     min_relative: float | None = None
+    max_size_kb: float | None = None
     seed: int = 42
     default_format: str = "tflite-int8"
     int8_io: str = "int8"  # TFLite int8 input/output type: "int8" or "float"
@@ -64,6 +63,10 @@ def _prepare_out(src: Bundle, out: Path | None) -> Bundle:
     keep = {src.manifest.file("keras").path, MANIFEST_NAME}
     if src.manifest.evaluation and src.manifest.evaluation.sample_file:
         keep.add(src.manifest.evaluation.sample_file)
+    if src.manifest.calibration is not None:
+        keep.add(src.manifest.calibration.sample_file)
+        if src.manifest.calibration.selection_file:
+            keep.add(src.manifest.calibration.selection_file)
     if src.manifest.head is not None:
         keep.add(src.manifest.head.path)
     for name in keep:
@@ -81,15 +84,19 @@ def _chained_head(bundle: Bundle):
     return lambda feats: backend.infer(np.asarray(feats, np.float32))
 
 
-def _selection(data, m, model, head, calib_idx: np.ndarray, cfg: ConvertConfig, rng: np.random.Generator):
+def _selection(data: ConvertData, calib_idx: np.ndarray, m, model, head, cfg: ConvertConfig,
+               rng: np.random.Generator):
     """The split float layers are chosen on: the validation split, else training images not used to calibrate."""
     from convert.mixed_precision import Selection
 
-    if data.x_val is not None and len(data.x_val):
-        x, where = data.x_val, "validation split"
+    if data.x_selection is not None and len(data.x_selection):
+        x, where = data.x_selection, "validation split"
     else:
-        rest = np.setdiff1d(np.arange(len(data.y_train)), calib_idx)
-        x, where = data.x_train[rest], "training images not used for calibration (the dataset has no validation split)"
+        rest = np.setdiff1d(np.arange(len(data.x_calibration)), calib_idx)
+        x, where = data.x_calibration[rest], "training images not used for calibration (no validation split)"
+    if not len(x):
+        raise EdgeSightError("--keep-float auto needs validation images: give --data with a Validation/ split, or "
+                             "more calibration images than --calibration-size")
     if len(x) > cfg.selection_size:
         x = x[np.sort(rng.permutation(len(x))[:cfg.selection_size])]
     x = prepare_dataset(x, m.preprocess, m.input.layout)
@@ -115,11 +122,50 @@ def _int8_context(ctx: ExportContext, cfg: ConvertConfig):
     return qctx, rewrite
 
 
-def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
+@dataclass
+class _Measured:
+    """The evaluation images and the Keras model's answers on them, that every file is compared with."""
+
+    x: np.ndarray
+    y: np.ndarray
+    reference: np.ndarray
+    description: str
+
+
+def _evaluation(data: ConvertData, m, model, head, cfg: ConvertConfig, rng: np.random.Generator) -> _Measured:
+    x_u8, y = data.x_eval, data.y_eval
+    if cfg.limit_eval and cfg.limit_eval < len(x_u8):
+        idx = np.sort(rng.permutation(len(x_u8))[:cfg.limit_eval])
+        x_u8, y = x_u8[idx], y[idx] if y is not None else None
+    x = prepare_dataset(x_u8, m.preprocess, m.input.layout)
+    reference = head(model.predict(x, batch_size=256, verbose=0))
+    return _Measured(x, y, reference, f"{len(x)} held-out images: {data.split}")
+
+
+def _export_all(bundle: Bundle, cfg: ConvertConfig, ctx: ExportContext, qctx: ExportContext, measured: _Measured,
+                head) -> tuple[dict, dict]:
+    """Every requested file written, run through the edge runtime and compared; (manifest entries, metrics)."""
     from tqdm import tqdm
 
-    from train.datasets import load_dataset
+    m = bundle.manifest
+    keras_metrics = parity.compare(measured.reference, measured.reference, measured.y, m.labels)
+    entries = {"keras": describe_file(bundle.root, m.file("keras").path, "keras", metrics=keras_metrics)}
+    metrics = {"keras": keras_metrics}
+    for fmt in tqdm(cfg.formats, desc="convert", unit="format", disable=not cfg.progress):
+        exporter, filename = EXPORTERS[fmt]
+        exporter(qctx if fmt in INT8_FORMATS else ctx, bundle.root / filename)
+        probs, tin, tout = parity.run_file(bundle.root / filename, fmt, measured.x)
+        metrics[fmt] = parity.compare(measured.reference, head(probs), measured.y, m.labels)
+        quant = {side: {"scale": info.scale, "zero_point": info.zero_point, "dtype": info.dtype}
+                 for side, info in (("input_quant", tin), ("output_quant", tout)) if info.quantized}
+        if fmt in ctx.mixed and ctx.mixed[fmt].layers:
+            quant["float_layers"] = ctx.mixed[fmt].layers
+        entries[fmt] = describe_file(bundle.root, filename, fmt, metrics=metrics[fmt], **quant)
+    return entries, metrics
 
+
+def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
+    """Export every format, measure each through the edge runtime, decide the gates, write manifest and reports."""
     unknown = [f for f in cfg.formats if f not in EXPORTERS]
     if unknown:
         raise EdgeSightError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(EXPORTERS)}")
@@ -128,62 +174,31 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     model = load_keras(bundle.model_path("keras"))
     # Re-save uncompiled: optimizer state is training baggage (it doubles the file for RMSprop).
     model.save(bundle.root / m.file("keras").path)
-
-    dataset_name = cfg.dataset or DATASET_OF_TASK.get(m.task)
-    if dataset_name is None and cfg.data_path is None:
-        raise EdgeSightError(f"task {m.task!r}: give --dataset or --data so calibration and parity have data")
-    data = load_dataset(dataset_name or m.task, path=cfg.data_path, seed=m.provenance.seed,
-                        size=tuple(m.preprocess.resize))
+    data = conversion_data(bundle, cfg.data_path, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    x_eval_u8, y_eval = data.x_test, data.y_test
-    if cfg.limit_eval and cfg.limit_eval < len(y_eval):
-        idx = np.sort(rng.permutation(len(y_eval))[:cfg.limit_eval])
-        x_eval_u8, y_eval = x_eval_u8[idx], y_eval[idx]
-    x_eval = prepare_dataset(x_eval_u8, m.preprocess, m.input.layout)
-    calib_idx = rng.permutation(len(data.y_train))[:cfg.calibration_size]
-    calibration = prepare_dataset(data.x_train[calib_idx], m.preprocess, m.input.layout)
-
     head = _chained_head(bundle)  # identity unless the bundle chains a head after the model
-    reference = head(model.predict(x_eval, batch_size=256, verbose=0))
-    keras_metrics = parity.compare(reference, reference, y_eval, m.labels)
-    entries = {"keras": describe_file(bundle.root, m.file("keras").path, "keras", metrics=keras_metrics)}
-    metrics = {"keras": keras_metrics}
-    selection = _selection(data, m, model, head, calib_idx, cfg, rng) if cfg.keep_float == "auto" else None
+    measured = _evaluation(data, m, model, head, cfg, rng)
+    calib_idx = rng.permutation(len(data.x_calibration))[:cfg.calibration_size]
+    calibration = prepare_dataset(data.x_calibration[calib_idx], m.preprocess, m.input.layout)
+    selection = _selection(data, calib_idx, m, model, head, cfg, rng) if cfg.keep_float == "auto" else None
     ctx = ExportContext(model=model, calibration=calibration, onnx_target=cfg.onnx_target,
                         int8_io=cfg.int8_io, keep_float=cfg.keep_float, selection=selection,
                         progress=cfg.progress)
     qctx, rewrite = _int8_context(ctx, cfg)
     try:
-        for fmt in tqdm(cfg.formats, desc="convert", unit="format", disable=not cfg.progress):
-            exporter, filename = EXPORTERS[fmt]
-            exporter(qctx if fmt in INT8_FORMATS else ctx, bundle.root / filename)
-            probs, tin, tout = parity.run_file(bundle.root / filename, fmt, x_eval)
-            probs = head(probs)
-            metrics[fmt] = parity.compare(reference, probs, y_eval, m.labels)
-            quant = {}
-            for side, info in (("input_quant", tin), ("output_quant", tout)):
-                if info.quantized:
-                    quant[side] = {"scale": info.scale, "zero_point": info.zero_point, "dtype": info.dtype}
-            if fmt in ctx.mixed and ctx.mixed[fmt].layers:
-                quant["float_layers"] = ctx.mixed[fmt].layers
-            entries[fmt] = describe_file(bundle.root, filename, fmt, metrics=metrics[fmt], **quant)
+        entries, metrics = _export_all(bundle, cfg, ctx, qctx, measured, head)
     finally:
         shutil.rmtree(ctx.workdir, ignore_errors=True)
         shutil.rmtree(qctx.workdir, ignore_errors=True)
-
-    failures = parity.gate(metrics, INT8_FORMATS, cfg.max_drop, cfg.min_relative, keras_metrics.accuracy)
     default = cfg.default_format if cfg.default_format in entries else None
     manifest = m.model_copy(update={"files": list(entries.values()), "default_format": default})
     write_manifest(bundle.root, type(m).model_validate(manifest.model_dump(by_alias=True)))
-    eval_desc = f"{len(y_eval)} held-out images: {data.split}"
-    gate_info = {"max_drop_pp": cfg.max_drop, "min_relative": cfg.min_relative, "formats": list(INT8_FORMATS),
-                 "status": "not set" if cfg.max_drop is None and cfg.min_relative is None else
-                 ("fail" if failures else "pass"), "failures": failures}
-    report = report_dict(load_bundle(bundle.root).manifest, eval_desc, gate_info)
+    gate_info = gates.decide(metrics, entries, cfg.max_drop, cfg.min_relative, cfg.max_size_kb)
+    report = report_dict(load_bundle(bundle.root).manifest, measured.description, gate_info)
     if ctx.mixed:
         screened = {"prescreened": ctx.prescreen["layers"]} if "layers" in ctx.prescreen else {}
         report["mixed_precision"] = {fmt: outcome.as_dict() | screened for fmt, outcome in ctx.mixed.items()}
     if rewrite is not None:
         report["int8_rewrite"] = rewrite.as_dict()
     write_reports(bundle.root, report)
-    return ConvertResult(bundle.root, report, failures)
+    return ConvertResult(bundle.root, report, gate_info["failures"])

@@ -15,9 +15,11 @@ EPILOG = """examples:
   edge-convert BUNDLE --min-relative 0.99                 # MLPerf-style: int8 keeps 99 %% of fp32 accuracy
   edge-convert BUNDLE --keep-float auto --max-drop 1.0    # int8 with the few layers that lose accuracy kept float
   edge-convert BUNDLE --keep-float conv1,bn1              # ... or name them (Keras layer names)
-  edge-convert model.keras --dataset mnist --out my_bundle  # a bare Keras file becomes a bundle first
+  edge-convert mymodel.keras --data imgs/ --out b         # your own model + image folder (class/*.jpg) -> a bundle
+  edge-convert net.h5 --data imgs/ --preprocess -1..1 --out b    # a model without its own normalisation layer
+  edge-convert BUNDLE --data my_photos.npz --max-size-kb 512     # calibrate and measure on your data
 
-exit codes: 0 ok, 1 error, 2 usage, 3 accuracy gate failed.
+exit codes: 0 ok, 1 error, 2 usage, 3 a gate failed (accuracy drop, relative accuracy, size).
 writes: the model files, manifest.json (hashes, quantization, metrics), parity.md and parity.json."""
 
 
@@ -28,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-convert", description="Convert a Keras bundle to TFLite and ONNX, "
                                 "quantize to int8, and measure parity against the Keras model.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", help="bundle folder or built-in name, or a .keras file (with --dataset); or one of the "
-                   "subcommands keygen, sign, verify (see edge-convert sign -h)")
+    p.add_argument("source", help="bundle folder or built-in name; or your model file (.keras, .h5, a SavedModel "
+                   "folder) with --data and --out; or one of the subcommands keygen, sign, verify")
     p.add_argument("--out", type=Path, help="write a new bundle here (default: convert in place)")
     p.add_argument("--formats", nargs="+", choices=list(EXPORTERS), default=list(DEFAULT_FORMATS), metavar="FMT",
                    help=f"formats to produce (default: all: {' '.join(DEFAULT_FORMATS)})")
@@ -37,8 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="representative samples drawn from the training split (default 300)")
     p.add_argument("--onnx-target", choices=("x86", "arm"), default="x86",
                    help="ONNX int8 kernels: x86 = u8 activations + reduce_range (safe without VNNI); arm = s8s8")
-    p.add_argument("--dataset", help="dataset name (default: from the bundle's task)")
-    p.add_argument("--data", dest="data_path", help="dataset files (IDX folder / npz) instead of the default source")
+    p.add_argument("--data", dest="data_path", help="an image folder (class/*.jpg, with Train/ Validation/ Test/ if "
+                   "present), a folder of unlabelled images (calibration and agreement only) or an .npz; default: "
+                   "the bundle's own calibration and evaluation samples")
+    p.add_argument("--labels", help="comma-separated class names in the model's output order (default: the data's "
+                   "folder names)")
+    p.add_argument("--preprocess", help="your model's input normalisation when it has no Rescaling/Normalization "
+                   "layer: 0-1, -1..1, imagenet-torch, imagenet-caffe or raw")
+    p.add_argument("--scale", type=float, help="explicit: multiply pixels by this ...")
+    p.add_argument("--mean", help="... subtract these (comma-separated, per channel) ...")
+    p.add_argument("--std", help="... divide by these")
+    p.add_argument("--color", choices=("rgb", "bgr"), help="channel order the model takes (default: the preset's)")
     p.add_argument("--limit-eval", type=int, help="evaluate on a random subset of the held-out split")
     p.add_argument("--max-drop", type=float, help="fail (exit 3) if an int8 file loses more accuracy points")
     p.add_argument("--min-relative", type=float, help="fail (exit 3) if an int8 file keeps less than this "
@@ -74,18 +85,11 @@ def _body(args: argparse.Namespace) -> int:
     from convert.mixed_precision import parse_keep_float
     from convert.report import to_markdown
 
-    source = Path(args.source)
-    if source.suffix == ".keras":
-        from convert.from_keras import bundle_from_keras
-
-        if not source.is_file():
-            raise FileNotFoundError(f"{source}: no such file")
-        if not args.dataset or not args.out:
-            raise ValueError("a .keras file needs --dataset and --out")
-        source = bundle_from_keras(source, args.dataset, args.out, args.data_path)
-    cfg = ConvertConfig(formats=tuple(args.formats), out=args.out, calibration_size=args.calibration_size,
-                        onnx_target=args.onnx_target, dataset=args.dataset, data_path=args.data_path,
+    source, out = _source(args)
+    cfg = ConvertConfig(formats=tuple(args.formats), out=out, calibration_size=args.calibration_size,
+                        onnx_target=args.onnx_target, data_path=args.data_path,
                         limit_eval=args.limit_eval, max_drop=args.max_drop, min_relative=args.min_relative,
+                        max_size_kb=args.max_size_kb,
                         seed=args.seed, default_format=args.default_format,
                         int8_io=args.int8_io, keep_float=parse_keep_float(args.keep_float),
                         mixed_target=args.mixed_target, mixed_max_layers=args.mixed_max_layers,
@@ -97,18 +101,34 @@ def _body(args: argparse.Namespace) -> int:
     else:
         print(to_markdown(result.report), end="")
         print(f"\nbundle: {result.bundle}  (parity.md, parity.json written there)")
-    failures = list(result.failures)
-    if args.max_size_kb is not None:
-        from convert.exporters import INT8_FORMATS
-        from edge.bundle import load_bundle
-
-        for entry in load_bundle(result.bundle).manifest.files:
-            if entry.format in INT8_FORMATS and entry.size_bytes / 1024 > args.max_size_kb:
-                failures.append(f"{entry.format}: {entry.size_bytes / 1024:.1f} KB is over the {args.max_size_kb} KB "
-                                "size budget")
-    for failure in failures:
+    for failure in result.failures:
         print(f"edge-convert: gate failed: {failure}", file=sys.stderr)
-    return EXIT_GATE if failures else 0
+    return EXIT_GATE if result.failures else 0
+
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    return tuple(float(v) for v in text.split(",")) if text else None
+
+
+def _source(args: argparse.Namespace) -> tuple[Path | str, Path | None]:
+    """(bundle to convert, where the result goes): a user's model file is first written as a bundle at --out."""
+    from convert.user_model import PreprocessChoice, bundle_from_keras
+
+    source = Path(args.source)
+    is_model = source.suffix in MODEL_SUFFIXES or (source.is_dir() and (source / "saved_model.pb").is_file())
+    if not is_model:
+        return args.source, args.out
+    if not source.exists():
+        raise FileNotFoundError(f"{source}: no such file")
+    if not args.data_path or not args.out:
+        raise ValueError(f"{source.name} is a model, not a bundle: give --data (its image folder or .npz) and --out "
+                         "(the bundle to write)")
+    said = PreprocessChoice(args.preprocess, args.scale, _floats(args.mean), _floats(args.std), args.color)
+    labels = [v.strip() for v in args.labels.split(",")] if args.labels else None
+    return bundle_from_keras(source, Path(args.data_path), args.out, labels, said, args.seed), None
 
 
 def signing_parser(command: str) -> argparse.ArgumentParser:

@@ -23,7 +23,11 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 BUILTIN_DIR = Path(__file__).parent / "models"
 
-Task = Literal["digits", "fashion", "mask", "pain", "face-verifier"]
+# What the runtime does with a frame before this bundle sees it: classify the whole image, find and
+# MNIST-centre the digits in it, or find the faces (detector + tracker) and classify each face.
+Pipeline = Literal["image", "digits", "faces"]
+# Manifests written before `pipeline` existed: what their task meant (the one place a task name decides).
+LEGACY_PIPELINE = {"digits": "digits", "mask": "faces", "pain": "faces"}
 Format = Literal[
     "keras",
     "tflite-fp32",
@@ -33,7 +37,6 @@ Format = Literal[
     "onnx-fp32",
     "onnx-int8",
 ]
-FORMATS: tuple[str, ...] = Format.__args__  # type: ignore[attr-defined]
 
 
 class _Strict(BaseModel):
@@ -70,9 +73,10 @@ class QuantParams(_Strict):
 
 
 class Metrics(_Strict):
-    """Measured on the bundle's evaluation set; agreement and diffs are against the Keras model."""
+    """Measured on the bundle's evaluation set; agreement and diffs are against the Keras model. Without labels
+    (a user's unlabelled calibration folder) there is no accuracy, only the distance from the Keras model."""
 
-    accuracy: float = Field(ge=0, le=1)
+    accuracy: float | None = Field(default=None, ge=0, le=1)
     n_samples: int = Field(gt=0)
     agreement: float | None = Field(default=None, ge=0, le=1)
     max_abs_diff: float | None = None
@@ -118,6 +122,16 @@ class Evaluation(_Strict):
     )
 
 
+class Calibration(_Strict):
+    """Training images shipped in the bundle for int8 calibration, so the converter needs no dataset code."""
+
+    sample_file: str = Field(min_length=1, description="npz: x uint8 (N, H, W, C), from the training split")
+    n_samples: int = Field(gt=0)
+    split: str = Field(description="how the images were drawn, e.g. 'training split, 300 at random, seed 42'")
+    selection_file: str | None = Field(default=None, description="npz: x uint8, validation images mixed-precision "
+                                       "int8 chooses its float layers on (edge-convert --keep-float auto)")
+
+
 class Provenance(_Strict):
     dataset: str
     split: str
@@ -133,7 +147,10 @@ class Provenance(_Strict):
 class Manifest(_Strict):
     schema_version: Literal[1] = Field(alias="schema")
     name: str = Field(min_length=1)
-    task: Task
+    task: str = Field(min_length=1, description="what the model does, in a word (digits, mask, pain, ...); "
+                      "informative: `pipeline` says how the runtime feeds it")
+    pipeline: Pipeline | None = Field(default=None, description="image | digits | faces (default: from the task "
+                                      "for older manifests, else image)")
     labels: list[str] = Field(min_length=2)
     input: InputSpec
     preprocess: Preprocess
@@ -141,6 +158,7 @@ class Manifest(_Strict):
     default_format: Format | None = None
     head: HeadSpec | None = Field(default=None, description="a head chained after the model (see HeadSpec)")
     evaluation: Evaluation | None = None
+    calibration: Calibration | None = None
     provenance: Provenance
 
     @model_validator(mode="after")
@@ -154,6 +172,15 @@ class Manifest(_Strict):
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels: duplicate label names")
         return self
+
+    @property
+    def pipeline_kind(self) -> str:
+        """The runtime pipeline this bundle wants (see Pipeline)."""
+        if self.pipeline is not None:
+            return self.pipeline
+        if self.preprocess.digit_extraction:
+            return "digits"
+        return LEGACY_PIPELINE.get(self.task, "image")
 
     def file(self, fmt: str) -> ModelFile:
         for f in self.files:

@@ -30,7 +30,7 @@ class Result:
 def recognize(clf: Classifier, source: str, frame: int, image: np.ndarray,
               whole_image: bool = False) -> Iterator[Result]:
     """Yields nothing when a digit bundle finds no digit in the frame."""
-    if clf.bundle.manifest.preprocess.digit_extraction and not whole_image:
+    if clf.bundle.manifest.pipeline_kind == "digits" and not whole_image:
         started = time.perf_counter()
         found = find_digits(image)
         find_ms = (time.perf_counter() - started) * 1000 / max(len(found), 1)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edge.bundle import MANIFEST_NAME, describe_file, load_bundle, write_manifest
-from tests.conftest import REPO, error_lines, run_cli
+from tests.conftest import BIN, REPO, error_lines, run_cli
 
 SAMPLE = REPO / "edge" / "samples" / "digits_paper.jpg"
 
@@ -140,27 +142,55 @@ def test_every_cli_explains_itself(prog):
     assert proc.returncode == 0 and "--json" in proc.stdout and "example" in proc.stdout
 
 
-def test_ci_workflow_commands_gate_a_real_conversion(digits_copy, tmp_path):
-    """The convert-models workflow's own command, run here on the digits bundle: pass, then fail on each budget."""
-    import shlex
+def workflow_steps(path: Path, inputs: dict[str, str], workdir: Path) -> list[subprocess.CompletedProcess]:
+    """Run a GitHub workflow's own `run` steps here, as the runner would: its env with `${{ inputs.x || 'd' }}`
+    resolved from `inputs` (else the default), bash -e, a step summary file; the Install step is checked, not run
+    (it would reinstall this package)."""
+    import re
 
     import yaml
 
-    from tests.conftest import REPO
+    job = next(iter(yaml.safe_load(path.read_text())["jobs"].values()))
 
-    workflow = yaml.safe_load((REPO / ".github/workflows/convert-models.yml").read_text())
-    steps = workflow["jobs"]["convert"]["steps"]
-    command = next(s["run"] for s in steps if s.get("name") == "Convert and gate")
-    argv = shlex.split(command.replace("\\\n", " ").split(">")[0])
-    assert argv[0] == "edge-convert" and "--max-drop" in argv and "--max-size-kb" in argv
+    def resolve(value: str) -> str:
+        m = re.fullmatch(r"\$\{\{\s*inputs\.(\w+)\s*\|\|\s*'([^']*)'\s*\}\}", str(value))
+        return inputs.get(m.group(1), m.group(2)) if m else str(value)
+
+    env = {**os.environ, **{k: resolve(v) for k, v in job["env"].items()},
+           "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GITHUB_STEP_SUMMARY": str(workdir / "summary.md")}
+    results = []
+    for step in job["steps"]:
+        if "run" not in step:
+            continue
+        if step["name"] == "Install":
+            assert '"${EDGESIGHT}[convert]"' in step["run"] and env["EDGESIGHT"] in (".", inputs.get("edgesight"))
+            continue
+        results.append(subprocess.run(["bash", "-e", "-c", step["run"]], cwd=workdir, env=env, capture_output=True,
+                                      text=True, timeout=900))
+    return results
+
+
+def test_the_ci_workflow_steps_gate_a_real_conversion(digits_copy, tmp_path):
+    """The convert-models workflow's own steps, parsed from the file and run here on the digits bundle: it passes,
+    then fails on the size budget, and the job summary holds the parity table each time."""
+    import yaml
+
+    workflow = REPO / ".github/workflows/convert-models.yml"
+    doc = yaml.safe_load(workflow.read_text())
+    triggers = doc[True] if True in doc else doc["on"]  # YAML 1.1 reads the key `on` as True
+    assert all(p.startswith(("edge/models/", ".github/")) for p in triggers["push"]["paths"])
+    assert triggers["workflow_dispatch"]["inputs"]["edgesight"]["default"] == "."  # this checkout, not an index
+    steps = next(iter(doc["jobs"].values()))["steps"]
     assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
-
-    def convert(max_drop: str, max_kb: str):
-        return run_cli("edge-convert", str(digits_copy), "--out", str(tmp_path / f"out-{max_kb}"), "--formats",
-                       "tflite-int8", "--limit-eval", "300", "--calibration-size", "50", "--max-drop", max_drop,
-                       "--max-size-kb", max_kb, timeout=600)
-
-    ok = convert("1.0", "1024")  # digits int8 is about 885 KB
-    assert ok.returncode == 0, ok.stderr
-    too_big = convert("1.0", "10")
-    assert too_big.returncode == 3 and "size budget" in too_big.stderr
+    for budget_kb, code in (("1024", 0), ("10", 3)):  # digits int8 is about 885 KB
+        work = tmp_path / f"kb{budget_kb}"
+        work.mkdir()
+        convert, summary = workflow_steps(workflow, {"model": str(digits_copy), "max_size_kb": budget_kb}, work)
+        assert convert.returncode == code, convert.stderr[-2000:]
+        report = json.loads((work / "converted-report.json").read_text())
+        assert report["gate"]["status"] == ("pass" if code == 0 else "fail")
+        assert summary.returncode == 0 and "| tflite-int8 |" in (work / "summary.md").read_text()
+    assert "size budget" in convert.stderr and "Gate: fail" in (work / "summary.md").read_text()
+    written = json.loads((work / "converted" / "parity.json").read_text())["gate"]
+    assert written["status"] == "fail" and written["max_size_kb"] == 10.0
+    assert written["failures"] == report["gate"]["failures"] and "size budget" in written["failures"][0]

@@ -73,7 +73,7 @@ def test_conversion_records_every_format_with_parity(converted):
     keras_acc = bundle.manifest.file("keras").metrics.accuracy
     for entry in bundle.manifest.files[1:]:
         m = entry.metrics
-        assert m.n_samples == 200 and m.sqnr_db is not None and m.agreement is not None
+        assert m.n_samples == 60 and m.sqnr_db is not None and m.agreement is not None  # the bundle's eval sample
         assert abs(m.accuracy_drop_pp - (keras_acc - m.accuracy) * 100) < 1e-6
         assert set(m.per_class_accuracy) == set(bundle.manifest.labels)
     fp32 = bundle.manifest.file("tflite-fp32").metrics
@@ -96,7 +96,7 @@ def test_converted_bundle_runs_on_the_edge_runtime(converted, mnist):
         assert np.mean(np.array(labels) == np.array(reference)) >= 0.9, fmt
 
 
-def test_gate_exit_code_and_keras_file_import(trained, tmp_path):
+def test_gate_exit_code_and_keras_file_import(trained, tmp_path, mnist):
     out, _ = trained
     proc = run_cli("edge-convert", str(out / "bundle"), "--out", str(tmp_path / "gated"), "--formats",
                    "tflite-int8", "--calibration-size", "20", "--limit-eval", "100", "--min-relative", "1.5",
@@ -104,8 +104,12 @@ def test_gate_exit_code_and_keras_file_import(trained, tmp_path):
     assert proc.returncode == 3, proc.stderr
     report = json.loads(proc.stdout)
     assert report["gate"]["status"] == "fail" and "gate failed: tflite-int8" in proc.stderr
-    proc = run_cli("edge-convert", str(out / "best.keras"), "--dataset", "mnist", "--out", str(tmp_path / "imp"),
-                   "--formats", "tflite-fp32", "--limit-eval", "100", "--max-drop", "1", "--json")
+    data = tmp_path / "mnist.npz"  # a user's data as arrays: the converter needs no dataset code
+    np.savez_compressed(data, x_train=mnist.x_train[:500], y_train=mnist.y_train[:500], x_test=mnist.x_test[:200],
+                        y_test=mnist.y_test[:200])
+    proc = run_cli("edge-convert", str(out / "best.keras"), "--data", str(data), "--preprocess", "0-1", "--labels",
+                   ",".join(mnist.labels), "--out", str(tmp_path / "imp"), "--formats", "tflite-fp32",
+                   "--max-drop", "1", "--json")
     assert proc.returncode == 0, proc.stderr
     assert [f["format"] for f in json.loads(proc.stdout)["files"]] == ["keras", "tflite-fp32"]
     assert Path(tmp_path / "imp" / "model_fp32.tflite").is_file()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import Evaluation, Metrics, Provenance
+from edge.bundle import Calibration, Evaluation, Metrics, Provenance
 from edge.versions import installed_versions
 from train.datasets.base import Dataset, stratified_sample
 
@@ -43,6 +43,32 @@ def write_eval_sample(root: Path, dataset: Dataset, n: int, seed: int) -> Evalua
     np.savez_compressed(root / "eval_sample.npz", x=dataset.x_test[idx], y=dataset.y_test[idx])
     return Evaluation(dataset=f"{dataset.name}: {dataset.source}", split=f"held-out test: {dataset.split}",
                       n_samples=len(dataset.y_test), sample_file="eval_sample.npz")
+
+
+CALIBRATION_FILE, SELECTION_FILE = "calibration_sample.npz", "selection_sample.npz"
+SAMPLE_BUDGET_BYTES = 3_000_000  # raw pixels a shipped sample may hold: bundles live in git
+
+
+def write_calibration_sample(root: Path, x_train: np.ndarray, n: int, seed: int, x_val: np.ndarray | None = None,
+                             n_selection: int = 1000, budget_bytes: int | None = SAMPLE_BUDGET_BYTES) -> Calibration:
+    """Training images for int8 calibration (and validation images for mixed precision) shipped in the bundle,
+    so the converter needs no dataset code. The draw is `default_rng(seed).permutation(len(x_train))[:n]`, the
+    one edge-convert made from the training split before bundles carried it; both are capped to what
+    `budget_bytes` of raw pixels hold (None: no cap, for bundles that stay out of git)."""
+    per_image = int(np.prod(x_train.shape[1:]))
+    budget = budget_bytes if budget_bytes is not None else per_image * (n + n_selection)
+    n = min(n, len(x_train), max(budget // per_image, 16))
+    idx = np.random.default_rng(seed).permutation(len(x_train))[:n]
+    np.savez_compressed(root / CALIBRATION_FILE, x=x_train[idx])
+    selection = None
+    n_sel = min(n_selection, max(budget // per_image - n, 0))
+    if x_val is not None and len(x_val) and n_sel >= 16:
+        pick = np.sort(np.random.default_rng(seed).permutation(len(x_val))[:n_sel])
+        np.savez_compressed(root / SELECTION_FILE, x=x_val[pick])
+        selection = SELECTION_FILE
+    return Calibration(sample_file=CALIBRATION_FILE, n_samples=n, selection_file=selection,
+                       split=f"training split, {n} of {len(x_train)} at random (seed {seed})"
+                       + (f"; selection: {n_sel} validation images" if selection else ""))
 
 
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> Metrics:

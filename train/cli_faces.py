@@ -28,6 +28,28 @@ FASHION_TILES = 3000
 
 
 def add_parsers(sub) -> None:
+    exp = sub.add_parser("export-data", help="a dataset's splits as one .npz (x_train, y_train, x_val, y_val, x_test, "
+                         "y_test), for `edge-convert --data` and `edge-bench --dataset`",
+                         epilog="example:\n  edge-train export-data mnist --out runs/mnist.npz && edge-convert "
+                                "runs/digits/bundle --data runs/mnist.npz",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    exp.add_argument("dataset", help="mnist, fashion, mask, face-verifier (or a path with --data)")
+    exp.add_argument("--data", dest="data_path", help="the dataset's folder, when not the default")
+    exp.add_argument("--out", type=Path, required=True)
+    exp.add_argument("--seed", type=int, default=42)
+    exp.add_argument("--json", action="store_true")
+    cal = sub.add_parser("calibration-sample", help="write int8 calibration images (and mixed-precision selection "
+                         "images) into a bundle trained before bundles carried them",
+                         epilog="example:\n  edge-train calibration-sample edge/models/digits --dataset mnist",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cal.add_argument("bundle")
+    cal.add_argument("--dataset", required=True, help="the dataset it was trained on: mnist, fashion, mask, "
+                     "face-verifier, pain (with --data)")
+    cal.add_argument("--data", dest="data_path", help="the dataset's folder, when not the default")
+    cal.add_argument("--n", type=int, default=300, help="calibration images (capped to ~3 MB of pixels)")
+    cal.add_argument("--selection", type=int, default=1000, help="validation images for --keep-float auto (capped)")
+    cal.add_argument("--seed", type=int, default=42)
+    cal.add_argument("--json", action="store_true")
     rset = sub.add_parser("recall-set", help="the detector recall frames alone (edge-train masks builds them too)")
     rset.add_argument("--out", type=Path, help="folder (default: the cache's detection-frames)")
     rset.add_argument("--seed", type=int, default=42)
@@ -177,5 +199,40 @@ def verifier(args: argparse.Namespace) -> int:
                                        seed=args.seed, task="face-verifier", name="face-verifier", json=args.json))
 
 
-HANDLERS = {"recall-set": recall_set, "noface": noface, "verifier-set": verifier_set, "verifier": verifier,
-            "classify": classify}
+def export_data(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from edge.datasets import stratified_split
+    from train.datasets import load_dataset
+
+    data = load_dataset(args.dataset, path=args.data_path, seed=args.seed)
+    if data.x_val is not None:
+        x_tr, y_tr, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
+    else:  # the validation split the recipes make: 10 % of training, stratified, seeded
+        tr, val = stratified_split(data.y_train, 0.1, args.seed)
+        x_tr, y_tr, x_val, y_val = data.x_train[tr], data.y_train[tr], data.x_train[val], data.y_train[val]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, x_train=x_tr, y_train=y_tr, x_val=x_val, y_val=y_val, x_test=data.x_test,
+                        y_test=data.y_test, labels=np.array(data.labels))
+    result = {"out": str(args.out), "dataset": data.name, "split": data.split, "train": len(y_tr), "val": len(y_val),
+              "test": len(data.y_test)}
+    if args.json:
+        emit_json(result)
+    else:
+        print(f"{args.out}: {data.name} {len(y_tr)} / {len(y_val)} / {len(data.y_test)} ({data.split})")
+    return 0
+
+
+def calibration_sample(args: argparse.Namespace) -> int:
+    from train.calibration import add_calibration_sample
+
+    result = add_calibration_sample(args.bundle, args.dataset, args.data_path, args.n, args.selection, args.seed)
+    if args.json:
+        emit_json(result)
+    else:
+        print(f"{result['bundle']}: {result['sample_file']} ({result['split']})")
+    return 0
+
+
+HANDLERS = {"export-data": export_data, "calibration-sample": calibration_sample, "recall-set": recall_set,
+            "noface": noface, "verifier-set": verifier_set, "verifier": verifier, "classify": classify}

@@ -89,7 +89,7 @@ def _body(args: argparse.Namespace) -> int:
         verify_bundle(args.bundle, args.trusted_key)
     clf = Classifier(args.bundle, fmt=args.fmt, threads=args.threads)
     faces = monitor = None
-    if clf.bundle.manifest.task in ("mask", "pain"):
+    if clf.bundle.manifest.pipeline_kind == "faces":
         from edge.monitor import SustainedMonitor
         from edge.recognize import face_verdicts
 

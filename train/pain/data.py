@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.bundle import Preprocess
 from train.datasets.folders import IMAGE_SUFFIXES
 
 LABELS = ("no_pain", "pain")  # y = 1 means pain
@@ -88,3 +89,8 @@ def load_pain_dataset(source: str = "auto", path: str | Path | None = None, seed
                                                  interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB) for i in idx])
 
     return Dataset("pain", list(LABELS), read(train), data.y[train], read(test), data.y[test], str(path), desc)
+
+
+def pain_preprocess(size: int) -> Preprocess:
+    """RGB pixels as they are: each backbone's own ImageNet normalisation is a layer inside the model."""
+    return Preprocess(resize=[size, size], color="rgb", scale=1.0)

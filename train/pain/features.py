@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 
 from edge.cache import cache_dir
+from edge.preprocess import prepare_dataset
+from train.pain.data import pain_preprocess
 
 
 def cache_key(backbone: str, weights: str | None, size: int, files: list[Path]) -> str:
@@ -50,7 +52,7 @@ def extract(backbone_name: str, weights: str | None, files: list[Path], size: in
     out = []
     with tqdm(total=len(files), desc=f"features {backbone_name}", unit="img", disable=not progress) as bar:
         for i in range(0, len(files), batch):
-            chunk = np.stack([read_rgb(f, size) for f in files[i:i + batch]]).astype(np.float32)
+            chunk = prepare_dataset(np.stack([read_rgb(f, size) for f in files[i:i + batch]]), pain_preprocess(size))
             out.append(np.asarray(model(chunk, training=False)))  # predict() would retrace on the last batch
             bar.update(len(chunk))
     features = np.concatenate(out).astype(np.float32)

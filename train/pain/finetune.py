@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train.pain.data import load_pain_folder, split
+from edge.preprocess import prepare_dataset
+from train.pain.data import load_pain_folder, pain_preprocess, split
 from train.pain.features import read_rgb
 
 
@@ -60,7 +61,7 @@ def train_backbone(cfg: BackboneTrainConfig) -> dict:
     data = load_pain_folder(cfg.data, cfg.subjects_csv)
     train_idx, test_idx, split_desc = split(data, cfg.split, cfg.test_fraction, cfg.seed)
     load = [read_rgb(data.files[i], cfg.size) for i in (*train_idx, *test_idx)]
-    x = np.stack(load).astype(np.float32)
+    x = prepare_dataset(np.stack(load), pain_preprocess(cfg.size))
     x_train, x_test = x[:len(train_idx)], x[len(train_idx):]
     y_train, y_test = data.y[train_idx], data.y[test_idx]
 

@@ -114,24 +114,26 @@ def train_classifier(cfg: ClassifyConfig) -> dict:
     if problem:
         (out / "train_report.json").write_text(json.dumps(summary, indent=2) + "\n")
         raise CollapsedModelError(f"the model collapsed: it {problem}; no bundle written; see {out / 'confusion.png'}")
-    summary["bundle"] = str(_write_bundle(model, data, probs, preprocess, shape, cfg, summary, out))
+    summary["bundle"] = str(_write_bundle(model, data, probs, preprocess, shape, cfg, summary, out, (x_tr, x_val)))
     (out / "train_report.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
 def _write_bundle(model, data: Dataset, probs: np.ndarray, preprocess: Preprocess, shape, cfg: ClassifyConfig,
-                  summary: dict, out: Path) -> Path:
+                  summary: dict, out: Path, train_val: tuple[np.ndarray, np.ndarray]) -> Path:
     bundle_dir = out / "bundle"
     bundle_dir.mkdir(exist_ok=True)
     deploy = _backbone(cfg.backbone, shape, len(data.labels))  # uncompiled twin: no optimizer state shipped
     deploy.set_weights(model.get_weights())
     deploy.save(bundle_dir / "model.keras")
     manifest = Manifest(
-        schema=1, name=cfg.name or Path(cfg.data).name, task=cfg.task, labels=data.labels,
+        schema=1, name=cfg.name or Path(cfg.data).name, task=cfg.task, pipeline="image", labels=data.labels,
         input=InputSpec(shape=list(shape)), preprocess=preprocess,
         files=[describe_file(bundle_dir, "model.keras", "keras",
                              metrics=bundle_writer.classification_metrics(data.y_test, probs, data.labels))],
         evaluation=bundle_writer.write_eval_sample(bundle_dir, data, cfg.eval_sample, cfg.seed),
+        calibration=bundle_writer.write_calibration_sample(bundle_dir, train_val[0], 200, cfg.seed, x_val=train_val[1],
+                                                           n_selection=300),
         provenance=bundle_writer.provenance(
             data, cfg.seed, summary["epochs_run"], f"classify-{cfg.backbone}",
             notes=f"Adam lr={cfg.learning_rate}, batch={cfg.batch_size}, class weights "

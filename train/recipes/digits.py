@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
+from edge.preprocess import prepare_dataset
 from train import bundle_writer
 from train.datasets import Dataset, load_dataset, stratified_split
 from train.reports import confusion_matrix, plot_confusion, plot_curves, plot_prediction_grid
@@ -80,18 +81,24 @@ def _augmenter(preset: str, blur: bool, seed: int):
     return apply
 
 
-def _datasets(x_tr, y_tr, x_val, y_val, n_classes, cfg: DigitsConfig, preset: str):
+def _datasets(x_tr, y_tr, x_val, y_val, n_classes, cfg: DigitsConfig, preset: str, preprocess: Preprocess):
+    """tf.data pipelines over the tensors edge.preprocess makes from the manifest's Preprocess (the runtime's)."""
     import tensorflow as tf
 
-    def prep(x, y):
-        return tf.cast(x, tf.float32) / 255.0, tf.one_hot(y, n_classes)
+    def onehot(x, y):
+        return x, tf.one_hot(y, n_classes)
 
-    train = (tf.data.Dataset.from_tensor_slices((x_tr, y_tr)).shuffle(len(y_tr), seed=cfg.seed)
-             .batch(cfg.batch_size).map(prep, num_parallel_calls=tf.data.AUTOTUNE))
+    train = (tf.data.Dataset.from_tensor_slices((prepare_dataset(x_tr, preprocess), y_tr))
+             .shuffle(len(y_tr), seed=cfg.seed).batch(cfg.batch_size).map(onehot, num_parallel_calls=tf.data.AUTOTUNE))
     if preset != "none" or cfg.blur:
         train = train.map(_augmenter(preset, cfg.blur, cfg.seed), num_parallel_calls=tf.data.AUTOTUNE)
-    val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256).map(prep)
+    val = tf.data.Dataset.from_tensor_slices((prepare_dataset(x_val, preprocess), y_val)).batch(256).map(onehot)
     return train.prefetch(tf.data.AUTOTUNE), val.prefetch(tf.data.AUTOTUNE)
+
+
+def manifest_preprocess(data: Dataset) -> Preprocess:
+    """28x28 grey pixels in [0, 1]: the one definition training, conversion and the device use."""
+    return Preprocess(resize=list(data.x_train.shape[1:3]), color="gray", scale=1 / 255.0)
 
 
 def _strategy():
@@ -118,8 +125,9 @@ def train_digits(cfg: DigitsConfig, dataset: Dataset | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     tr, val = stratified_split(data.y_train, cfg.val_fraction, cfg.seed)
     n_classes = len(data.labels)
+    preprocess = manifest_preprocess(data)
     train_ds, val_ds = _datasets(data.x_train[tr], data.y_train[tr], data.x_train[val], data.y_train[val],
-                                 n_classes, cfg, preset)
+                                 n_classes, cfg, preset, preprocess)
 
     strategy, n_gpus = _strategy()
     with strategy.scope():
@@ -134,7 +142,7 @@ def train_digits(cfg: DigitsConfig, dataset: Dataset | None = None) -> dict:
     hist, train_seconds = bundle_writer.fit_with_logs(model, train_ds, val_ds, cfg.epochs, out, "val_accuracy",
                                                       [reduce_lr, stopper], cfg.verbose)
 
-    probs = model.predict(data.x_test.astype(np.float32) / 255.0, batch_size=256, verbose=0)
+    probs = model.predict(prepare_dataset(data.x_test, preprocess), batch_size=256, verbose=0)
     pred = probs.argmax(axis=1)
     metrics = bundle_writer.classification_metrics(data.y_test, probs, data.labels)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -151,14 +159,15 @@ def train_digits(cfg: DigitsConfig, dataset: Dataset | None = None) -> dict:
     deploy.set_weights(model.get_weights())
     deploy.save(bundle_dir / "model.keras")
     evaluation = bundle_writer.write_eval_sample(bundle_dir, data, cfg.eval_sample, cfg.seed)
+    calibration = bundle_writer.write_calibration_sample(bundle_dir, data.x_train, 300, cfg.seed,
+                                                         x_val=data.x_train[val])
     epochs_run = len(history.get("loss", []))
     manifest = Manifest(
         schema=1, name=cfg.name or TASK_OF.get(data.name, data.name), task=TASK_OF.get(data.name, "digits"),
-        labels=data.labels, input=InputSpec(shape=list(data.x_train.shape[1:])),
-        preprocess=Preprocess(resize=list(data.x_train.shape[1:3]), color="gray", scale=1 / 255.0,
-                              digit_extraction=data.name == "mnist"),
+        pipeline="digits" if data.name == "mnist" else "image",
+        labels=data.labels, input=InputSpec(shape=list(data.x_train.shape[1:])), preprocess=preprocess,
         files=[describe_file(bundle_dir, "model.keras", "keras", metrics=metrics)],
-        evaluation=evaluation,
+        evaluation=evaluation, calibration=calibration,
         provenance=bundle_writer.provenance(
             data, cfg.seed, epochs_run, f"seed003-{cfg.model}",
             notes=f"augment={preset}, blur={cfg.blur}, batch={cfg.batch_size}, RMSprop lr={cfg.learning_rate}",

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
+from edge.preprocess import prepare_dataset
 from train import bundle_writer
 from train.datasets import Dataset, load_dataset, stratified_split
 from train.recipes.digits import _strategy
@@ -84,24 +85,33 @@ def _augmenter(seed: int):
     return apply
 
 
-def _datasets(data: Dataset, cfg: MaskConfig):
+def validation_split(data: Dataset, seed: int):
+    """(x_train, y_train, x_val, y_val): the dataset's own validation split, else 10 % of training, stratified."""
+    if data.y_val is not None:
+        return data.x_train, data.y_train, data.x_val, data.y_val
+    tr, val = stratified_split(data.y_train, 0.1, seed)
+    return data.x_train[tr], data.y_train[tr], data.x_train[val], data.y_train[val]
+
+
+def manifest_preprocess(shape: tuple[int, ...]) -> Preprocess:
+    """RGB face crops in [0, 1] (seed 004's rescale 1/255): the one definition training and the device use."""
+    return Preprocess(resize=list(shape[:2]), color="rgb", scale=1 / 255.0)
+
+
+def _datasets(data: Dataset, cfg: MaskConfig, preprocess: Preprocess):
     import tensorflow as tf
 
-    if data.y_val is not None:
-        x_tr, y_tr, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
-    else:
-        tr, val = stratified_split(data.y_train, 0.1, cfg.seed)
-        x_tr, y_tr, x_val, y_val = data.x_train[tr], data.y_train[tr], data.x_train[val], data.y_train[val]
+    x_tr, y_tr, x_val, y_val = validation_split(data, cfg.seed)
     n = len(data.labels)
 
-    def prep(x, y):
-        return tf.cast(x, tf.float32) / 255.0, tf.one_hot(y, n)
+    def onehot(x, y):
+        return x, tf.one_hot(y, n)
 
-    train = (tf.data.Dataset.from_tensor_slices((x_tr, y_tr)).shuffle(len(y_tr), seed=cfg.seed)
-             .batch(cfg.batch_size).map(prep, num_parallel_calls=tf.data.AUTOTUNE))
+    train = (tf.data.Dataset.from_tensor_slices((prepare_dataset(x_tr, preprocess), y_tr))
+             .shuffle(len(y_tr), seed=cfg.seed).batch(cfg.batch_size).map(onehot, num_parallel_calls=tf.data.AUTOTUNE))
     if cfg.augment:
         train = train.map(_augmenter(cfg.seed), num_parallel_calls=tf.data.AUTOTUNE)
-    val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(128).map(prep)
+    val = tf.data.Dataset.from_tensor_slices((prepare_dataset(x_val, preprocess), y_val)).batch(128).map(onehot)
     return train.prefetch(tf.data.AUTOTUNE), val.prefetch(tf.data.AUTOTUNE), len(y_tr), len(y_val)
 
 
@@ -117,8 +127,9 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
         data = data.subset(cfg.limit_train, cfg.limit_test, seed=cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_ds, val_ds, n_train, n_val = _datasets(data, cfg)
     shape, n_classes = tuple(data.x_train.shape[1:]), len(data.labels)
+    preprocess = manifest_preprocess(shape)
+    train_ds, val_ds, n_train, n_val = _datasets(data, cfg, preprocess)
 
     strategy, n_gpus = _strategy()
     with strategy.scope():
@@ -131,7 +142,7 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
     hist, train_seconds = bundle_writer.fit_with_logs(model, train_ds, val_ds, cfg.epochs, out, "val_loss", [stopper],
                                                       cfg.verbose)
 
-    probs = model.predict(data.x_test.astype(np.float32) / 255.0, batch_size=128, verbose=0)
+    probs = model.predict(prepare_dataset(data.x_test, preprocess), batch_size=128, verbose=0)
     pred = probs.argmax(axis=1)
     report = per_class_report(data.y_test, pred, data.labels)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -164,10 +175,11 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
     metrics = bundle_writer.classification_metrics(data.y_test, probs, data.labels)
     synthetic = data.name == "mask-synthetic"
     manifest = Manifest(
-        schema=1, name=cfg.name, task="mask", labels=data.labels, input=InputSpec(shape=list(shape)),
-        preprocess=Preprocess(resize=list(shape[:2]), color="rgb", scale=1 / 255.0),
+        schema=1, name=cfg.name, task="mask", pipeline="faces", labels=data.labels,
+        input=InputSpec(shape=list(shape)), preprocess=preprocess,
         files=[describe_file(bundle_dir, "model.keras", "keras", metrics=metrics)],
         evaluation=bundle_writer.write_eval_sample(bundle_dir, data, cfg.eval_sample, cfg.seed),
+        calibration=bundle_writer.write_calibration_sample(bundle_dir, data.x_train, 100, cfg.seed),
         provenance=bundle_writer.provenance(
             data, cfg.seed, epochs_run, "seed004-model6",
             notes=(SYNTHETIC_NOTE + "; " if synthetic else "") + f"Adam lr={cfg.learning_rate}, "

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from train.pain.data import LABELS, load_pain_folder, split
+from edge.preprocess import prepare_dataset
+from train.pain.data import LABELS, load_pain_folder, pain_preprocess, split
 from train.pain.features import extract
 from train.pain.heads import HEADS, make_head
 from train.pain.report import binary_metrics, write_tables
 from train.reports import confusion_matrix, plot_confusion
+
+CALIBRATION_IMAGES = 100  # training people's faces shipped for int8 calibration (224 px: ~150 kB each raw)
 
 
 @dataclass
@@ -95,6 +98,7 @@ def write_pain_bundle(cfg: PainConfig, data, train_idx, test_idx, split_desc: st
     root = Path(cfg.out) / "bundle"
     root.mkdir(parents=True, exist_ok=True)
     x_test = np.stack([read_rgb(data.files[i], cfg.size) for i in test_idx])
+    preprocess = pain_preprocess(cfg.size)
     expected = head.predict_proba(feats[test_idx])
     head_file = None
     if head_name in CHAINED:  # the model file outputs features; head.onnx turns them into scores
@@ -104,17 +108,19 @@ def write_pain_bundle(cfg: PainConfig, data, train_idx, test_idx, split_desc: st
         model = keras.Model(inp, backbone(inp), name=f"{backbone_name}_features")
         export_head(head, head_name, feats[test_idx], root / "head.onnx")
         head_file = root / "head.onnx"
-        fused = _chained(model.predict(x_test.astype(np.float32), verbose=0), head_file)
+        fused = _chained(model.predict(prepare_dataset(x_test, preprocess), verbose=0), head_file)
     else:
         (root / "head.onnx").unlink(missing_ok=True)  # from an earlier run with a chained head
         model = fuse(backbone, head, head_name)
-        fused = model.predict(x_test.astype(np.float32), verbose=0)
+        fused = model.predict(prepare_dataset(x_test, preprocess), verbose=0)
     diff = float(np.abs(fused[:, 1] - expected[:, 1]).max())
     if diff > 1e-3:
         raise RuntimeError(f"{cfg.bundle}: the bundle's scores differ from its head by {diff:.2e}; not writing it")
     model.save(root / "model.keras")
+    rng = np.random.default_rng(cfg.seed)
+    calib = np.stack([read_rgb(data.files[i], cfg.size) for i in rng.permutation(train_idx)[:CALIBRATION_IMAGES]])
     _write_manifest(cfg, data, root, x_test, fused, test_idx, split_desc, note, backbone_name, weights, head_name,
-                    head_file, int(feats.shape[1]))
+                    head_file, int(feats.shape[1]), calib)
     return {"path": str(root), "fusion_max_abs_diff": diff, "head": CHAINED.get(head_name, "fused"),
             "accuracy": float((fused.argmax(1) == data.y[test_idx]).mean())}
 
@@ -127,7 +133,8 @@ def _chained(features: np.ndarray, head_file: Path) -> np.ndarray:
 
 
 def _write_manifest(cfg: PainConfig, data, root: Path, x_test, probs, test_idx, split_desc: str, note: str,
-                    backbone_name: str, weights, head_name: str, head_file: Path | None, n_features: int) -> None:
+                    backbone_name: str, weights, head_name: str, head_file: Path | None, n_features: int,
+                    calibration_images: np.ndarray) -> None:
     import datetime as _dt
 
     from edge.bundle import (
@@ -135,7 +142,6 @@ def _write_manifest(cfg: PainConfig, data, root: Path, x_test, probs, test_idx, 
         HeadSpec,
         InputSpec,
         Manifest,
-        Preprocess,
         Provenance,
         describe_file,
         sha256_file,
@@ -152,11 +158,12 @@ def _write_manifest(cfg: PainConfig, data, root: Path, x_test, probs, test_idx, 
     if head_file is not None:
         head = HeadSpec(path=head_file.name, kind=CHAINED[head_name], sha256=sha256_file(head_file),
                         size_bytes=head_file.stat().st_size, n_features=n_features)
+    calibration = bundle_writer.write_calibration_sample(root, calibration_images, len(calibration_images), cfg.seed,
+                                                         budget_bytes=None)
     manifest = Manifest(
-        schema=1, name=f"pain-{backbone_name}-{head_name}", task="pain", labels=list(LABELS),
-        input=InputSpec(shape=[cfg.size, cfg.size, 3]),
-        preprocess=Preprocess(resize=[cfg.size, cfg.size], color="rgb", scale=1.0),
-        files=[describe_file(root, "model.keras", "keras", metrics=metrics)], head=head,
+        schema=1, name=f"pain-{backbone_name}-{head_name}", task="pain", pipeline="faces", labels=list(LABELS),
+        input=InputSpec(shape=[cfg.size, cfg.size, 3]), preprocess=pain_preprocess(cfg.size),
+        files=[describe_file(root, "model.keras", "keras", metrics=metrics)], head=head, calibration=calibration,
         evaluation=Evaluation(dataset=f"pain folder {cfg.data}", split=f"held-out test: {split_desc}",
                               n_samples=len(test_idx), sample_file="eval_sample.npz"),
         provenance=Provenance(
