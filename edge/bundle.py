@@ -60,7 +60,7 @@ class Preprocess(_Strict):
     mean: list[float] = Field(default_factory=lambda: [0.0])
     std: list[float] = Field(default_factory=lambda: [1.0])
     digit_extraction: bool = Field(
-        default=False, description="find and MNIST-centre digits in photos before classifying"
+        default=False, description="older manifests' way of saying pipeline: digits (read, no longer written)"
     )
 
 

@@ -27,7 +27,7 @@ def _sample_accuracy(name: str, fmt: str) -> float:
     return float((probs.argmax(axis=1) == y).mean())
 
 
-@pytest.mark.parametrize("name,floor", [("digits", 0.97), ("fashion", 0.90)])
+@pytest.mark.parametrize("name,floor", [("digits", 0.97), ("fashion", 0.90), ("mask", 0.95)])
 def test_every_format_classifies_the_shipped_eval_sample(name, floor):
     acc = {fmt: _sample_accuracy(name, fmt) for fmt in DEPLOYABLE}
     assert min(acc.values()) >= floor, acc

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.errors import SourceError
+from edge.errors import BackendUnavailable, SourceError
 from edge.sources import (
     ImagesSource,
     LatestFrame,
@@ -202,7 +202,7 @@ def test_picamera2_frames_are_normalised_to_bgr(fake_picamera2):
 
 def test_picamera2_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)
-    with pytest.raises(Exception, match="system-site-packages"):
+    with pytest.raises(BackendUnavailable, match="system-site-packages"):
         Picamera2Source().open()
 
 

@@ -43,9 +43,19 @@ def test_tracker_keeps_ids_counts_once_and_forgets_after_max_missed():
 
 
 def test_face_crop_is_square_and_pads_at_the_border():
-    frame = np.arange(480 * 640 * 3, dtype=np.uint32).reshape(480, 640, 3).astype(np.uint8)
-    crop = face_crop(frame, BBox(600, 440, 60, 40), margin=0.15)
-    assert crop.shape[0] == crop.shape[1] == round(60 * 1.3)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    box = BBox(600, 440, 60, 40)
+    crop = face_crop(frame, box, margin=0.15)
+    side = round(60 * 1.3)
+    assert crop.shape == (side, side, 3)
+    x0, y0 = round(630 - side / 2), round(460 - side / 2)  # the square's corner in the frame
+    inside_w, inside_h = 640 - x0, 480 - y0
+    np.testing.assert_array_equal(crop[:inside_h, :inside_w], frame[y0:, x0:])  # the frame's own pixels
+    for col in range(inside_w, side):  # beyond the right edge: the edge column, replicated
+        np.testing.assert_array_equal(crop[:inside_h, col], frame[y0:, 639])
+    for row in range(inside_h, side):  # below the bottom edge: the bottom row, replicated
+        np.testing.assert_array_equal(crop[row, :inside_w], frame[479, x0:])
 
 
 def test_sqlite_log_writes_one_row_per_person_and_no_pixels_by_default(tmp_path):

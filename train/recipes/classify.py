@@ -41,6 +41,11 @@ class ClassifyConfig:
     verbose: int = 2
 
 
+def manifest_preprocess(size: int, color: str) -> Preprocess:
+    """Pixels in [0, 1] at size x size: the one definition training and the device use."""
+    return Preprocess(resize=[size, size], color=color, scale=1 / 255.0)
+
+
 def _backbone(name: str, shape: tuple[int, int, int], n: int):
     from train.models.tiny import build_tiny_cnn
 
@@ -72,7 +77,7 @@ def train_classifier(cfg: ClassifyConfig) -> dict:
 
     keras.utils.set_random_seed(cfg.seed)
     data = load_image_folder(cfg.data, (cfg.size, cfg.size), cfg.color, seed=cfg.seed)
-    preprocess = Preprocess(resize=[cfg.size, cfg.size], color=cfg.color, scale=1 / 255.0)
+    preprocess = manifest_preprocess(cfg.size, cfg.color)
     shape = (cfg.size, cfg.size, 1 if cfg.color == "gray" else 3)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
