@@ -34,6 +34,18 @@ PRESETS = {
 }
 
 
+def preset_preprocess(name: str, resize: list[int] | tuple[int, int], gray: bool = False) -> Preprocess:
+    """A manifest Preprocess from a preset (grey models keep the preset's first mean and std)."""
+    p = PRESETS[name]
+    mean, std = (list(p.mean[:1]), list(p.std[:1])) if gray else (list(p.mean), list(p.std))
+    return Preprocess(resize=list(resize), color="gray" if gray else p.color, scale=p.scale, mean=mean, std=std)
+
+
+def range_preprocess(lo: float, hi: float, resize: list[int] | tuple[int, int], color: str = "rgb") -> Preprocess:
+    """Pixels 0..255 mapped linearly onto lo..hi (a model whose input range is all that is known of it)."""
+    return Preprocess(resize=list(resize), color=color, scale=(hi - lo) / 255.0, mean=[-lo], std=[1.0])
+
+
 def to_color(image: np.ndarray, color: str) -> np.ndarray:
     """Images arrive as OpenCV gives them: gray (H, W) / (H, W, 1), BGR or BGRA."""
     if image.ndim == 3 and image.shape[2] == 1:

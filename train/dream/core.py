@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.preprocess import prepare_dataset, range_preprocess
 from train.dream.models import DreamModel, feature_extractor
 
 
@@ -34,8 +35,9 @@ class DreamResult:
 
 
 def to_model_range(image_u8: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
-    lo, hi = value_range
-    return (lo + (hi - lo) * image_u8.astype(np.float32) / 255.0).astype(np.float32)
+    """Pixels onto the model's input range, through edge.preprocess like every model input."""
+    pre = range_preprocess(*value_range, image_u8.shape[:2])
+    return prepare_dataset(image_u8[None], pre)[0]
 
 
 def to_uint8(x: np.ndarray, value_range: tuple[float, float], normalise: bool = True) -> np.ndarray:

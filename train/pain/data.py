@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import Preprocess
+from edge.preprocess import preset_preprocess
 from train.datasets.folders import IMAGE_SUFFIXES
 
 LABELS = ("no_pain", "pain")  # y = 1 means pain
@@ -93,4 +94,4 @@ def load_pain_dataset(source: str = "auto", path: str | Path | None = None, seed
 
 def pain_preprocess(size: int) -> Preprocess:
     """RGB pixels as they are: each backbone's own ImageNet normalisation is a layer inside the model."""
-    return Preprocess(resize=[size, size], color="rgb", scale=1.0)
+    return preset_preprocess("raw", [size, size])

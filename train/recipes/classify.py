@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
-from edge.preprocess import prepare_dataset
+from edge.preprocess import prepare_dataset, preset_preprocess
 from train import bundle_writer
 from train.datasets import Dataset, load_image_folder, stratified_split
 from train.recipes.mask import CollapsedModelError, collapse_problem, per_class_report
@@ -43,7 +43,7 @@ class ClassifyConfig:
 
 def manifest_preprocess(size: int, color: str) -> Preprocess:
     """Pixels in [0, 1] at size x size: the one definition training and the device use."""
-    return Preprocess(resize=[size, size], color=color, scale=1 / 255.0)
+    return preset_preprocess("0-1", [size, size], gray=color == "gray")
 
 
 def _backbone(name: str, shape: tuple[int, int, int], n: int):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
-from edge.preprocess import prepare_dataset
+from edge.preprocess import prepare_dataset, preset_preprocess
 from train import bundle_writer
 from train.datasets import Dataset, load_dataset, stratified_split
 from train.reports import confusion_matrix, plot_confusion, plot_curves, plot_prediction_grid
@@ -98,7 +98,7 @@ def _datasets(x_tr, y_tr, x_val, y_val, n_classes, cfg: DigitsConfig, preset: st
 
 def manifest_preprocess(data: Dataset) -> Preprocess:
     """28x28 grey pixels in [0, 1]: the one definition training, conversion and the device use."""
-    return Preprocess(resize=list(data.x_train.shape[1:3]), color="gray", scale=1 / 255.0)
+    return preset_preprocess("0-1", data.x_train.shape[1:3], gray=True)
 
 
 def _strategy():

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
-from edge.preprocess import prepare_dataset
+from edge.preprocess import prepare_dataset, preset_preprocess
 from train import bundle_writer
 from train.datasets import Dataset, load_dataset, stratified_split
 from train.recipes.digits import _strategy
@@ -95,7 +95,7 @@ def validation_split(data: Dataset, seed: int):
 
 def manifest_preprocess(shape: tuple[int, ...]) -> Preprocess:
     """RGB face crops in [0, 1] (seed 004's rescale 1/255): the one definition training and the device use."""
-    return Preprocess(resize=list(shape[:2]), color="rgb", scale=1 / 255.0)
+    return preset_preprocess("0-1", shape[:2])
 
 
 def _datasets(data: Dataset, cfg: MaskConfig, preprocess: Preprocess):
