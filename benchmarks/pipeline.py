@@ -15,35 +15,18 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from edge.cache import sample_media
 from edge.crops import face_crop
 from edge.errors import SourceError
 from edge.kiosk.display import draw
 from edge.mask_pipeline import FacePipeline
-from edge.sources import open_source
+from edge.sources import open_source, resolve_sample
 
 STAGES = ("capture", "detect", "preprocess", "classify", "track", "draw")
 
 
-def resolve_source(source: str) -> str:
-    """`sample`: the kiosk clip shipped in edge/samples (640x480); `megamind`: OpenCV's face clip."""
-    if source == "sample":
-        from edge.kiosk.app import SAMPLE_CLIP
-
-        if SAMPLE_CLIP.is_file():
-            return str(SAMPLE_CLIP)
-        source = "megamind"
-    if source == "megamind":
-        video = sample_media()["video"]
-        if not video.is_file():
-            raise SourceError("the sample clip is not fetched yet: run `edge-train fetch media`")
-        return str(video)
-    return source
-
-
 def frames(source: str, max_frames: int) -> Iterator[tuple[np.ndarray, float]]:
     """(frame, capture ms) from the FrameSource the kiosk uses; stops at the first missing frame."""
-    src = open_source(resolve_source(source), reconnect=False)
+    src = open_source(resolve_sample(source), reconnect=False)
     try:
         for _ in range(max_frames):
             t0 = time.perf_counter()

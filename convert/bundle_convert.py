@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,6 @@ class ConvertConfig:
     selection_size: int = 1000  # "auto": validation images the layers are chosen on
     rewrite: str = "auto"  # int8 files from a float-exact int8-friendly rewrite (convert/equalize.py): auto | off
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 PASS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, keras.layers.ZeroPadding2D,
         keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D, keras.layers.Dropout,
         keras.layers.Identity)
-ABSORB = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
-FOLDS_BN = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+# Layers whose weights take a per-input-channel scale back (equalization) and that fold a following BatchNorm.
+WEIGHTED = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
 MAX_SCALE = 1000.0
 
 
@@ -61,7 +61,7 @@ def _standalone_bn(layer, inputs) -> bool:
     if not isinstance(layer, keras.layers.BatchNormalization) or len(inputs[0].shape) != 4 or layer.axis not in (-1, 3):
         return False
     producer = _producer(inputs[0])
-    return not (isinstance(producer, FOLDS_BN) and producer.activation is keras.activations.linear)
+    return not (isinstance(producer, WEIGHTED) and producer.activation is keras.activations.linear)
 
 
 def _bn_as_depthwise(bn, x):
@@ -123,7 +123,7 @@ def _channels_last(layer) -> bool:
 
 def _absorbs(layer) -> bool:
     """Weights per input channel: a grouped conv's are not, and channels-first ones sit on another axis."""
-    return isinstance(layer, ABSORB) and getattr(layer, "groups", 1) == 1 and _channels_last(layer)
+    return isinstance(layer, WEIGHTED) and getattr(layer, "groups", 1) == 1 and _channels_last(layer)
 
 
 def _passes(layer) -> bool:

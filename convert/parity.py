@@ -14,6 +14,7 @@ import numpy as np
 
 from edge.backends import backend_for_format, open_backend
 from edge.bundle import Metrics
+from edge.metrics import per_class_accuracy
 from edge.preprocess import dequantize, quantize
 
 SQNR_CAP_DB = 300.0  # identical outputs have infinite SQNR; JSON cannot say inf
@@ -27,10 +28,6 @@ def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
     if signal == 0.0:
         return -SQNR_CAP_DB
     return min(SQNR_CAP_DB, 10.0 * math.log10(signal / noise))
-
-
-def per_class_accuracy(y_true: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, float]:
-    return {lab: float((pred[y_true == i] == i).mean()) for i, lab in enumerate(labels) if (y_true == i).any()}
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, y_true: np.ndarray | None, labels: list[str]) -> Metrics:

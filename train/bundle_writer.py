@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import Calibration, Evaluation, Metrics, Provenance
+from edge.metrics import per_class_accuracy
 from edge.versions import installed_versions
 from train.datasets.base import Dataset, stratified_sample
 
@@ -73,10 +74,8 @@ def write_calibration_sample(root: Path, x_train: np.ndarray, n: int, seed: int,
 
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> Metrics:
     pred = probs.argmax(axis=1)
-    per_class = {
-        label: float((pred[y_true == i] == i).mean()) for i, label in enumerate(labels) if (y_true == i).any()
-    }
-    return Metrics(accuracy=float((pred == y_true).mean()), n_samples=len(y_true), per_class_accuracy=per_class)
+    return Metrics(accuracy=float((pred == y_true).mean()), n_samples=len(y_true),
+                   per_class_accuracy=per_class_accuracy(y_true, pred, labels))
 
 
 def fit_with_logs(model, train_ds, val_ds, epochs: int, out: Path, monitor: str, schedule: list, verbose: int):

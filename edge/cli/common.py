@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from edge.errors import EdgeSightError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_GATE = 0, 1, 3  # 2 is argparse's own, for usage errors
 
 
 def emit_json(obj: dict) -> None:

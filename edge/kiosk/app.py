@@ -12,7 +12,6 @@ import logging
 import signal
 import threading
 import time
-from pathlib import Path
 
 from edge.face_pipeline import build_face_pipeline, close_pipeline
 from edge.kiosk.config import KioskConfig
@@ -23,19 +22,15 @@ from edge.monitor import SustainedMonitor, face_alerts
 from edge.outputs import build_outputs
 from edge.outputs.base import KioskStats, Output
 from edge.platform import detect as detect_platform
-from edge.sources import FrameSource, LatestFrame, LoopSource, open_source, parse_source
+from edge.sources import FrameSource, LatestFrame, LoopSource, open_source, parse_source, resolve_sample
 
 log = logging.getLogger(__name__)
-SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "samples" / "kiosk_clip.mp4"
 STALL_S = 2.0  # no frame for this long from a source that says it is fine: report it stalled
 
 
 def resolve_source(spec: str, realtime: bool = True) -> FrameSource:
     """`loop:sample` is the built-in clip; loops and files play at their own frame rate when `realtime`."""
-    if spec in ("sample", "loop:sample"):
-        if not SAMPLE_CLIP.is_file():
-            raise FileNotFoundError(f"{SAMPLE_CLIP} missing: run `edge-train kiosk-clip`")
-        spec = f"loop:{SAMPLE_CLIP}"
+    spec = resolve_sample("loop:sample" if spec == "sample" else spec)
     if spec.startswith("loop:"):
         source = LoopSource(spec[5:], realtime=realtime)
         source.open()

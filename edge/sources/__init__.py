@@ -12,9 +12,26 @@ from edge.sources.picamera2 import Picamera2Source
 from edge.sources.resilient import LatestFrame, ReconnectingSource
 from edge.sources.simple import ImagesSource, NullSource
 
-REGISTRY = {"opencv": OpenCVSource, "loop": LoopSource, "images": ImagesSource, "null": NullSource,
-            "picamera2": Picamera2Source}
 LIVE = (OpenCVSource, Picamera2Source)
+SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "samples" / "kiosk_clip.mp4"
+
+
+def resolve_sample(spec: str) -> str:
+    """The built-in names: `sample` (the kiosk clip shipped in edge/samples, 640x480; `loop:sample` loops it) and
+    `megamind` (OpenCV's face clip, `edge-train fetch media`); any other spec is returned as it is."""
+    loop, name = ("loop:", spec[5:]) if spec.startswith("loop:") else ("", spec)
+    if name == "sample":
+        if not SAMPLE_CLIP.is_file():
+            raise SourceError(f"{SAMPLE_CLIP} missing: run `edge-train kiosk-clip`")
+        return loop + str(SAMPLE_CLIP)
+    if name == "megamind":
+        from edge.cache import sample_media
+
+        video = sample_media()["video"]
+        if not video.is_file():
+            raise SourceError("the Megamind clip is not fetched yet: run `edge-train fetch media`")
+        return loop + str(video)
+    return spec
 
 
 def parse_source(spec: str) -> FrameSource:
@@ -55,5 +72,6 @@ def open_source(spec: str, reconnect: bool | None = None) -> FrameSource:
     return source
 
 
-__all__ = ["REGISTRY", "FrameSource", "ImagesSource", "LatestFrame", "LoopSource", "NullSource", "OpenCVSource",
-           "Picamera2Source", "ReconnectingSource", "open_source", "parse_source", "to_bgr"]
+__all__ = ["LIVE", "SAMPLE_CLIP", "FrameSource", "ImagesSource", "LatestFrame", "LoopSource", "NullSource",
+           "OpenCVSource", "Picamera2Source", "ReconnectingSource", "open_source", "parse_source", "resolve_sample",
+           "to_bgr"]

@@ -8,7 +8,7 @@ not a digit.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,6 @@ class DigitsConfig:
     eval_sample: int = 500
     verbose: int = 2
     name: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _augmenter(preset: str, blur: bool, seed: int):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
+from edge.metrics import per_class_accuracy
 from edge.preprocess import prepare_dataset, preset_preprocess
 from train import bundle_writer
 from train.datasets import Dataset, load_dataset, stratified_split
@@ -51,13 +52,12 @@ class MaskConfig:
 
 def per_class_report(y_true: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
     """mask_acc / no_mask_acc / avg_acc plus the share of predictions per class."""
-    acc = {lab: float((pred[y_true == i] == i).mean()) if (y_true == i).any() else float("nan")
-           for i, lab in enumerate(labels)}
+    acc = per_class_accuracy(y_true, pred, labels)
     share = {lab: float((pred == i).mean()) for i, lab in enumerate(labels)}
     out = {"accuracy": float((pred == y_true).mean()), "per_class_accuracy": acc,
-           "avg_acc": float(np.nanmean(list(acc.values()))), "prediction_share": share}
+           "avg_acc": float(np.mean(list(acc.values()))), "prediction_share": share}
     if "WithMask" in labels and "WithoutMask" in labels:
-        out["mask_acc"], out["no_mask_acc"] = acc["WithMask"], acc["WithoutMask"]
+        out["mask_acc"], out["no_mask_acc"] = acc.get("WithMask", float("nan")), acc.get("WithoutMask", float("nan"))
     return out
 
 
