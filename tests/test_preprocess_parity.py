@@ -20,7 +20,7 @@ from edge.preprocess import prepare_dataset
 
 def _recipe_preprocess(name: str, x: np.ndarray):
     if name in ("digits", "fashion"):
-        from train.recipes.digits import manifest_preprocess
+        from train.recipes.grey28 import manifest_preprocess
 
         return manifest_preprocess(Dataset(name, [], x, np.zeros(len(x)), x, np.zeros(len(x)), "", ""))
     if name == "mask":

@@ -17,11 +17,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, mnist):
-    from train.recipes.digits import DigitsConfig, train_digits
+    from train.recipes.grey28 import Grey28Config, train_grey28
 
     out = tmp_path_factory.mktemp("run")
     # No augmentation: on 1,500 images and 2 epochs its randomness is the signal, not the recipe.
-    summary = train_digits(DigitsConfig(dataset="mnist", out=out, model="simple", epochs=2, limit_train=1500,
+    summary = train_grey28(Grey28Config(dataset="mnist", out=out, model="simple", epochs=2, limit_train=1500,
                                         limit_test=300, eval_sample=60, verbose=0, augment="none"), dataset=mnist)
     return out, summary
 

@@ -56,12 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-train", description="Train EdgeSight models into bundles.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    _digits_args(sub.add_parser("digits", help="seed 003 CNN on MNIST digits"), "runs/digits")
-    _digits_args(sub.add_parser("fashion", help="seed 003 CNN on Fashion-MNIST"), "runs/fashion")
+    _digits_args(sub.add_parser("digits", help="a CNN on MNIST digits (the seed 003 paper's)"), "runs/digits")
+    _digits_args(sub.add_parser("fashion", help="the same CNN on Fashion-MNIST"), "runs/fashion")
     samples = sub.add_parser("samples", help="write the demo's sample media (held-out test images)")
     samples.add_argument("--out", type=Path, default=Path("edge/samples"))
     samples.add_argument("--json", action="store_true")
-    mask = sub.add_parser("mask", help="seed 004 model_6 face-mask classifier")
+    mask = sub.add_parser("mask", help="the face-mask CNN (the seed 004 paper's model_6)")
     mask.add_argument("--out", type=Path, default=Path("runs/mask"))
     mask.add_argument("--data", dest="data_path", help="a Train|Validation|Test/WithMask|WithoutMask folder "
                       "(Kaggle Face Mask 12k) or any two-class folder; default: the synthetic set (built if missing)")
@@ -168,14 +168,14 @@ def _samples(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     quiet_tensorflow()
-    from train.recipes.digits import DigitsConfig, train_digits
+    from train.recipes.grey28 import Grey28Config, train_grey28
 
     fields = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
-    cfg = DigitsConfig(dataset="mnist" if args.command == "digits" else "fashion",
+    cfg = Grey28Config(dataset="mnist" if args.command == "digits" else "fashion",
                        verbose=2 if args.json else 1, **fields)
     # With --json, stdout carries exactly one JSON object; Keras' epoch lines go to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        summary = train_digits(cfg)
+        summary = train_grey28(cfg)
     if args.json:
         emit_json(summary)
     else:

@@ -1,4 +1,7 @@
-"""The seed 004 face-mask CNN ("model_6"): three 3x3 conv blocks, 64 -> 32 -> 16 filters."""
+"""The face-mask CNN: three 3x3 conv blocks, 64 -> 32 -> 16 filters, each conv -> BatchNorm -> pool -> dropout.
+
+Provenance: the seed 004 paper's "model_6", its best of six variants.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import keras
 from keras import layers
 
 
-def build_model6(input_shape: tuple[int, int, int] = (128, 128, 3), n_classes: int = 2) -> keras.Model:
+def build_mask_cnn(input_shape: tuple[int, int, int] = (128, 128, 3), n_classes: int = 2) -> keras.Model:
     blocks = []
     for i, filters in enumerate((64, 32, 16), start=1):  # fixed names: edge-dream and reports refer to them
         blocks += [layers.Conv2D(filters, 3, activation="relu", name=f"conv{i}"), layers.BatchNormalization(
@@ -18,4 +21,4 @@ def build_model6(input_shape: tuple[int, int, int] = (128, 128, 3), n_classes: i
     )
 
 
-MODELS = {"model6": build_model6}
+MODELS = {"mask-cnn": build_mask_cnn}

@@ -18,7 +18,7 @@ from edge.metrics import per_class_accuracy
 from edge.preprocess import prepare_dataset, preset_preprocess
 from train import bundle_writer
 from train.datasets import Dataset, load_dataset, stratified_split
-from train.recipes.digits import _strategy
+from train.recipes.grey28 import _strategy
 from train.reports import confusion_matrix, plot_confusion, plot_curves, plot_prediction_grid
 
 SYNTHETIC_NOTE = ("trained on SYNTHETIC masks: real face photos (face-recognition test portraits, scikit-image "
@@ -119,7 +119,7 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
     """Train, evaluate per class on the held-out split, write figures and a bundle; return the summary."""
     import keras
 
-    from train.models.mask import build_model6
+    from train.models.mask import build_mask_cnn
 
     keras.utils.set_random_seed(cfg.seed)
     data = dataset or load_dataset("mask", path=cfg.data_path, seed=cfg.seed)
@@ -133,7 +133,7 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
 
     strategy, n_gpus = _strategy()
     with strategy.scope():
-        model = build_model6(shape, n_classes)
+        model = build_mask_cnn(shape, n_classes)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="categorical_crossentropy",
                       metrics=["accuracy"])
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience,
@@ -146,7 +146,7 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
     pred = probs.argmax(axis=1)
     report = per_class_report(data.y_test, pred, data.labels)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    title = f"{data.name} model_6: avg_acc {report['avg_acc']:.4f}"
+    title = f"{data.name} mask CNN: avg_acc {report['avg_acc']:.4f}"
     plot_curves(history, out / "curves.png", title)
     cm = confusion_matrix(data.y_test, pred, n_classes)
     plot_confusion(cm, data.labels, out / "confusion.png", title)
@@ -154,7 +154,7 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
                          pred[::max(1, len(pred) // 25)][:25], data.labels, out / "predictions.png")
     epochs_run = len(history.get("loss", []))
     summary = {
-        "dataset": data.name, "source": data.source, "split": data.split, "model": "model6",
+        "dataset": data.name, "source": data.source, "split": data.split, "model": "mask-cnn",
         "params": int(model.count_params()), "epochs_run": epochs_run, "train_seconds": round(train_seconds, 1),
         "gpus": n_gpus, "n_train": n_train, "n_val": n_val, "n_test": len(data.y_test), **report,
         "confusion": cm.tolist(), "out": str(out),
@@ -169,7 +169,7 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
 
     bundle_dir = out / "bundle"
     bundle_dir.mkdir(exist_ok=True)
-    deploy = build_model6(shape, n_classes)  # uncompiled twin: no Adam slots in the shipped file
+    deploy = build_mask_cnn(shape, n_classes)  # uncompiled twin: no Adam slots in the shipped file
     deploy.set_weights(model.get_weights())
     deploy.save(bundle_dir / "model.keras")
     metrics = bundle_writer.classification_metrics(data.y_test, probs, data.labels)

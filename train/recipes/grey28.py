@@ -1,4 +1,6 @@
-"""The seed 003 recipe for MNIST digits and Fashion-MNIST, ending in a bundle.
+"""A CNN on 28x28 grey images, MNIST digits or Fashion-MNIST clothes, trained into a bundle.
+
+Provenance: the seed 003 paper's recipe (its "advanced" CNN, RMSprop, ReduceLROnPlateau, EarlyStopping).
 
 Augmentation runs in the tf.data pipeline, not inside the model, so the exported model is the
 plain classifier the edge runtime feeds. Flips are only used for clothing: a flipped 2 or 7 is
@@ -31,7 +33,7 @@ TASK_OF = {"mnist": "digits", "fashion": "fashion"}
 
 
 @dataclass
-class DigitsConfig:
+class Grey28Config:
     dataset: str = "mnist"
     out: Path = Path("runs/digits")
     data_path: str | None = None
@@ -80,7 +82,7 @@ def _augmenter(preset: str, blur: bool, seed: int):
     return apply
 
 
-def _datasets(x_tr, y_tr, x_val, y_val, n_classes, cfg: DigitsConfig, preset: str, preprocess: Preprocess):
+def _datasets(x_tr, y_tr, x_val, y_val, n_classes, cfg: Grey28Config, preset: str, preprocess: Preprocess):
     """tf.data pipelines over the tensors edge.preprocess makes from the manifest's Preprocess (the runtime's)."""
     import tensorflow as tf
 
@@ -107,7 +109,7 @@ def _strategy():
     return (tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()), len(gpus)
 
 
-def train_digits(cfg: DigitsConfig, dataset: Dataset | None = None) -> dict:
+def train_grey28(cfg: Grey28Config, dataset: Dataset | None = None) -> dict:
     """Train, evaluate on the held-out split, write figures and a bundle; return the summary."""
     import keras
 
