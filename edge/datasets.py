@@ -64,11 +64,14 @@ def stratified_sample(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     return idx
 
 
-def read_image(path: Path, size: tuple[int, int], color: str) -> np.ndarray:
-    """One image file at (height, width) in `color` (gray | rgb | bgr), uint8 (H, W, C)."""
+def read_image(path: Path, size: tuple[int, int], color: str, sizes: dict | None = None) -> np.ndarray:
+    """One image file at (height, width) in `color` (gray | rgb | bgr), uint8 (H, W, C); `sizes` counts the
+    original sizes seen, so a caller can say when images of mixed sizes were resized."""
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if color == "gray" else cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError(f"{path}: unreadable image")
+    if sizes is not None:
+        sizes[img.shape[:2]] = sizes.get(img.shape[:2], 0) + 1
     if img.shape[:2] != tuple(size):
         img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)
     if color == "rgb":
@@ -87,7 +90,8 @@ def split_dir(root: Path, *names: str) -> Path | None:
     return None
 
 
-def read_classes(root: Path, labels: list[str] | None, size: tuple[int, int], color: str):
+def read_classes(root: Path, labels: list[str] | None, size: tuple[int, int], color: str,
+                 sizes: dict | None = None):
     """(labels, x, y) from `label/*.png` folders (labels: sorted folder names unless given)."""
     labels = labels or sorted(p.name for p in root.iterdir() if p.is_dir())
     if len(labels) < 2:
@@ -98,7 +102,7 @@ def read_classes(root: Path, labels: list[str] | None, size: tuple[int, int], co
         if not folder.is_dir():
             raise ValueError(f"{root}: no folder for class {label!r}")
         for file in image_files(folder):
-            xs.append(read_image(file, size, color))
+            xs.append(read_image(file, size, color, sizes))
             ys.append(idx)
     if not xs:
         raise ValueError(f"{root}: no images found under {labels}")
@@ -113,18 +117,22 @@ def load_image_folder(root: str | Path, size: tuple[int, int], color: str = "rgb
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder")
     train_dir, test_dir = split_dir(root, "train"), split_dir(root, "test")
+    sizes: dict = {}
+    xval = yval = None
     if train_dir and test_dir:
-        labels, xtr, ytr = read_classes(train_dir, None, size, color)
-        _, xte, yte = read_classes(test_dir, labels, size, color)
+        labels, xtr, ytr = read_classes(train_dir, None, size, color, sizes)
+        _, xte, yte = read_classes(test_dir, labels, size, color, sizes)
         split = f"folders {train_dir.name}/ and {test_dir.name}/"
         val_dir = split_dir(root, "validation", "val", "valid")
         if val_dir:
-            _, xval, yval = read_classes(val_dir, labels, size, color)
+            _, xval, yval = read_classes(val_dir, labels, size, color, sizes)
             split = f"folders {train_dir.name}/, {val_dir.name}/ and {test_dir.name}/"
-            return Dataset(name or root.name, labels, xtr, ytr, xte, yte, str(root), split, xval, yval)
     else:
-        labels, x, y = read_classes(root, None, size, color)
+        labels, x, y = read_classes(root, None, size, color, sizes)
         tr, te = stratified_split(y, test_fraction, seed)
         xtr, ytr, xte, yte = x[tr], y[tr], x[te], y[te]
         split = f"stratified {1 - test_fraction:.0%}/{test_fraction:.0%} split, seed {seed}"
-    return Dataset(name or root.name, labels, xtr, ytr, xte, yte, str(root), split)
+    resized = sum(n for hw, n in sizes.items() if hw != tuple(size))
+    if len(sizes) > 1 or resized:
+        split += f"; {resized} of {sum(sizes.values())} images ({len(sizes)} sizes) resized to {size[1]}x{size[0]}"
+    return Dataset(name or root.name, labels, xtr, ytr, xte, yte, str(root), split, xval, yval)

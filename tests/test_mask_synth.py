@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from train.recipes.mask import collapse_problem, per_class_report
+from train.recipes.steps import collapse_problem, per_class_report
 
 
 @pytest.fixture(scope="module")

@@ -70,23 +70,28 @@ def add_parsers(sub) -> None:
     ver.add_argument("--epochs", type=int, default=40)
     ver.add_argument("--seed", type=int, default=42)
     ver.add_argument("--json", action="store_true")
-    clf = sub.add_parser("classify", help="an image-folder classifier (class_name/*.jpg, optionally under "
-                         "Train/ Validation/ Test/) into a bundle",
-                         epilog="examples:\n  edge-train classify --data photos/ --out runs/photos\n"
-                                "  edge-train verifier-set && edge-train classify --data "
-                                "~/.cache/edgesight/face-verifier-set --task face-verifier --name face-verifier "
-                                "--out runs/face-verifier     # the second look", formatter_class=
-                         argparse.RawDescriptionHelpFormatter)
+    clf = sub.add_parser("classify", help="an image classifier from your folder of photos (class_name/*.jpg, "
+                         "optionally under Train/ Validation/ Test/) into a bundle",
+                         epilog="examples:\n  edge-train classify --data photos/ --out runs/photos        # tiny CNN\n"
+                                "  edge-train classify --data photos/ --backbone mobilenet_v2 --weights imagenet\n"
+                                "  edge-train classify --data photos/ --backbone mobilenet_v2 --weights facemask  "
+                                "# offline ImageNet base\n"
+                                "  edge-train classify --data photos/ --backbone efficientnet_b0 --size 224\n"
+                                "then: edge-convert runs/photos/bundle && edge-run runs/photos/bundle --source IMG",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     clf.add_argument("--data", type=Path, required=True)
     clf.add_argument("--out", type=Path, default=Path("runs/classify"))
-    clf.add_argument("--backbone", default="tiny-cnn", choices=("tiny-cnn",))
-    clf.add_argument("--size", type=int, default=48, help="input side in pixels (default 48)")
-    clf.add_argument("--color", choices=("gray", "rgb"), default="gray")
+    clf.add_argument("--backbone", default="tiny-cnn", choices=("tiny-cnn", "mobilenet_v2", "mobilenet_v3_small",
+                                                                "efficientnet_b0"))
+    clf.add_argument("--weights", default="none", help="imagenet (download), facemask (mobilenet_v2, offline), a "
+                     "weights file, or none (default; the tiny CNN always trains from scratch)")
+    clf.add_argument("--size", type=int, help="input side in pixels (default 48 for tiny-cnn, 160 otherwise)")
+    clf.add_argument("--color", choices=("gray", "rgb"), default="rgb", help="tiny-cnn only (default rgb)")
     clf.add_argument("--epochs", type=int, default=40)
-    clf.add_argument("--batch-size", type=int, default=64)
+    clf.add_argument("--batch-size", type=int, default=32)
     clf.add_argument("--learning-rate", type=float, default=1e-3)
     clf.add_argument("--patience", type=int, default=6)
-    clf.add_argument("--task", default="face-verifier", choices=("face-verifier",))
+    clf.add_argument("--task", default="classify", help="a word for what the model does (written into the manifest)")
     clf.add_argument("--name", help="bundle name (default: the folder's name)")
     clf.add_argument("--seed", type=int, default=42)
     clf.add_argument("--json", action="store_true")
@@ -173,8 +178,9 @@ def classify(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     from train.recipes.classify import ClassifyConfig, train_classifier
 
-    cfg = ClassifyConfig(data=args.data, out=args.out, backbone=args.backbone, size=args.size, color=args.color,
-                         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+    cfg = ClassifyConfig(data=args.data, out=args.out, backbone=args.backbone, weights=args.weights, size=args.size,
+                         color=args.color, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate,
                          patience=args.patience, seed=args.seed, task=args.task, name=args.name,
                          verbose=2 if args.json else 1)
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
@@ -194,7 +200,8 @@ def verifier(args: argparse.Namespace) -> int:
     data = args.data or cache_dir() / "face-verifier-set"
     if not (data / "dataset.json").is_file():
         verifier_set(argparse.Namespace(out=data, seed=args.seed, json=args.json))
-    return classify(argparse.Namespace(data=data, out=args.out, backbone="tiny-cnn", size=48, color="gray",
+    return classify(argparse.Namespace(data=data, out=args.out, backbone="tiny-cnn", weights="none", size=48,
+                                       color="gray",
                                        epochs=args.epochs, batch_size=64, learning_rate=1e-3, patience=6,
                                        seed=args.seed, task="face-verifier", name="face-verifier", json=args.json))
 

@@ -9,8 +9,7 @@ not a digit.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_ma
 from edge.preprocess import prepare_dataset, preset_preprocess
 from train import bundle_writer
 from train.datasets import Dataset, load_dataset, stratified_split
-from train.reports import confusion_matrix, plot_confusion, plot_curves, plot_prediction_grid
+from train.recipes import steps
 
 BLUR_KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 16.0
 AUGMENT_PRESETS = {
@@ -109,6 +108,21 @@ def _strategy():
     return (tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()), len(gpus)
 
 
+def _fit(model, cfg: Grey28Config, train_ds, val_ds, out: Path):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.RMSprop(cfg.learning_rate, rho=0.9, epsilon=1e-8),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=cfg.patience, factor=0.5,
+                                                  min_lr=1e-4, verbose=1)
+    # The paper's equal patiences stop training in the very epoch the LR drops; give the lower LR 2 epochs.
+    stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience + 2,
+                                            restore_best_weights=True, verbose=1)
+    hist, seconds = bundle_writer.fit_with_logs(model, train_ds, val_ds, cfg.epochs, out, "val_accuracy",
+                                                [reduce_lr, stopper], cfg.verbose)
+    return steps.history_of(hist), seconds
+
+
 def train_grey28(cfg: Grey28Config, dataset: Dataset | None = None) -> dict:
     """Train, evaluate on the held-out split, write figures and a bundle; return the summary."""
     import keras
@@ -125,62 +139,40 @@ def train_grey28(cfg: Grey28Config, dataset: Dataset | None = None) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     tr, val = stratified_split(data.y_train, cfg.val_fraction, cfg.seed)
-    n_classes = len(data.labels)
+    n_classes, shape = len(data.labels), tuple(data.x_train.shape[1:])
     preprocess = manifest_preprocess(data)
     train_ds, val_ds = _datasets(data.x_train[tr], data.y_train[tr], data.x_train[val], data.y_train[val],
                                  n_classes, cfg, preset, preprocess)
-
     strategy, n_gpus = _strategy()
     with strategy.scope():
-        model = MODELS[cfg.model](tuple(data.x_train.shape[1:]), n_classes)
-        model.compile(optimizer=keras.optimizers.RMSprop(cfg.learning_rate, rho=0.9, epsilon=1e-8),
-                      loss="categorical_crossentropy", metrics=["accuracy"])
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=cfg.patience, factor=0.5,
-                                                  min_lr=1e-4, verbose=1)
-    # The paper's equal patiences stop training in the very epoch the LR drops; give the lower LR 2 epochs.
-    stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience + 2,
-                                            restore_best_weights=True, verbose=1)
-    hist, train_seconds = bundle_writer.fit_with_logs(model, train_ds, val_ds, cfg.epochs, out, "val_accuracy",
-                                                      [reduce_lr, stopper], cfg.verbose)
-
+        model = MODELS[cfg.model](shape, n_classes)
+        history, train_seconds = _fit(model, cfg, train_ds, val_ds, out)
     probs = model.predict(prepare_dataset(data.x_test, preprocess), batch_size=256, verbose=0)
-    pred = probs.argmax(axis=1)
     metrics = bundle_writer.classification_metrics(data.y_test, probs, data.labels)
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    title = f"{data.name} {cfg.model}: test accuracy {metrics.accuracy:.4f}"
-    plot_curves(history, out / "curves.png", title)
-    cm = confusion_matrix(data.y_test, pred, n_classes)
-    plot_confusion(cm, data.labels, out / "confusion.png", title)
-    plot_prediction_grid(data.x_test[:25], data.y_test[:25], pred[:25], data.labels, out / "predictions.png")
-
+    steps.figures(out, history, f"{data.name} {cfg.model}: test accuracy {metrics.accuracy:.4f}", data.x_test,
+                  data.y_test, probs.argmax(axis=1), data.labels)
     bundle_dir = out / "bundle"
     bundle_dir.mkdir(exist_ok=True)
-    # Keras 3 ignores include_optimizer: save an uncompiled twin so the bundle carries no RMSprop slots.
-    deploy = MODELS[cfg.model](tuple(data.x_train.shape[1:]), n_classes)
-    deploy.set_weights(model.get_weights())
-    deploy.save(bundle_dir / "model.keras")
-    evaluation = bundle_writer.write_eval_sample(bundle_dir, data, cfg.eval_sample, cfg.seed)
-    calibration = bundle_writer.write_calibration_sample(bundle_dir, data.x_train, 300, cfg.seed,
-                                                         x_val=data.x_train[val])
+    steps.save_uncompiled(lambda: MODELS[cfg.model](shape, n_classes), model, bundle_dir / "model.keras")
     epochs_run = len(history.get("loss", []))
-    manifest = Manifest(
+    write_manifest(bundle_dir, Manifest(
         schema=1, name=cfg.name or TASK_OF.get(data.name, data.name), task=TASK_OF.get(data.name, "digits"),
         pipeline="digits" if data.name == "mnist" else "image",
-        labels=data.labels, input=InputSpec(shape=list(data.x_train.shape[1:])), preprocess=preprocess,
+        labels=data.labels, input=InputSpec(shape=list(shape)), preprocess=preprocess,
         files=[describe_file(bundle_dir, "model.keras", "keras", metrics=metrics)],
-        evaluation=evaluation, calibration=calibration,
+        evaluation=bundle_writer.write_eval_sample(bundle_dir, data, cfg.eval_sample, cfg.seed),
+        calibration=bundle_writer.write_calibration_sample(bundle_dir, data.x_train, 300, cfg.seed,
+                                                           x_val=data.x_train[val]),
         provenance=bundle_writer.provenance(
             data, cfg.seed, epochs_run, f"seed003-{cfg.model}",
-            notes=f"augment={preset}, blur={cfg.blur}, batch={cfg.batch_size}, RMSprop lr={cfg.learning_rate}",
-        ),
-    )
-    write_manifest(bundle_dir, manifest)
+            notes=f"augment={preset}, blur={cfg.blur}, batch={cfg.batch_size}, RMSprop lr={cfg.learning_rate}"),
+    ))
     summary = {
         "dataset": data.name, "source": data.source, "split": data.split, "model": cfg.model,
         "params": int(model.count_params()), "epochs_run": epochs_run, "train_seconds": round(train_seconds, 1),
         "gpus": n_gpus, "test_accuracy": metrics.accuracy, "per_class_accuracy": metrics.per_class_accuracy,
         "n_test": len(data.y_test), "augment": preset, "bundle": str(bundle_dir), "out": str(out),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+        "config": steps.config_dict(cfg),
     }
-    (out / "train_report.json").write_text(json.dumps(summary, indent=2) + "\n")
+    steps.write_summary(out, summary)
     return summary

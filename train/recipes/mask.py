@@ -7,27 +7,21 @@ collapsed model trained: the report and figures are written, then training fails
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edge.bundle import InputSpec, Manifest, Preprocess, describe_file, write_manifest
-from edge.metrics import per_class_accuracy
 from edge.preprocess import prepare_dataset, preset_preprocess
 from train import bundle_writer
 from train.datasets import Dataset, load_dataset, stratified_split
+from train.recipes import steps
 from train.recipes.grey28 import _strategy
-from train.reports import confusion_matrix, plot_confusion, plot_curves, plot_prediction_grid
 
 SYNTHETIC_NOTE = ("trained on SYNTHETIC masks: real face photos (face-recognition test portraits, scikit-image "
                   "astronaut and lfw_subset, OpenCV Megamind.avi) with masks painted by train/synth; a demo model, "
                   "not validated on real masked faces")
-
-
-class CollapsedModelError(RuntimeError):
-    """The model predicts (nearly) one class for everything: the seed paper's "100 %" trap."""
 
 
 @dataclass
@@ -48,27 +42,6 @@ class MaskConfig:
     min_class_acc: float = 0.05  # ... or a class is recognised this rarely
     verbose: int = 2
     name: str = "mask"
-
-
-def per_class_report(y_true: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict:
-    """mask_acc / no_mask_acc / avg_acc plus the share of predictions per class."""
-    acc = per_class_accuracy(y_true, pred, labels)
-    share = {lab: float((pred == i).mean()) for i, lab in enumerate(labels)}
-    out = {"accuracy": float((pred == y_true).mean()), "per_class_accuracy": acc,
-           "avg_acc": float(np.mean(list(acc.values()))), "prediction_share": share}
-    if "WithMask" in labels and "WithoutMask" in labels:
-        out["mask_acc"], out["no_mask_acc"] = acc.get("WithMask", float("nan")), acc.get("WithoutMask", float("nan"))
-    return out
-
-
-def collapse_problem(report: dict, share: float, min_acc: float) -> str | None:
-    top = max(report["prediction_share"].items(), key=lambda kv: kv[1])
-    if top[1] >= share:
-        return f"predicts {top[0]!r} for {top[1]:.1%} of the test faces"
-    worst = min(report["per_class_accuracy"].items(), key=lambda kv: kv[1])
-    if worst[1] <= min_acc:
-        return f"recognises only {worst[1]:.1%} of {worst[0]!r}"
-    return None
 
 
 def _augmenter(seed: int):
@@ -115,6 +88,20 @@ def _datasets(data: Dataset, cfg: MaskConfig, preprocess: Preprocess):
     return train.prefetch(tf.data.AUTOTUNE), val.prefetch(tf.data.AUTOTUNE), len(y_tr), len(y_val)
 
 
+def _fit(model, data: Dataset, cfg: MaskConfig, preprocess: Preprocess, out: Path):
+    import keras
+
+    train_ds, val_ds, n_train, n_val = _datasets(data, cfg, preprocess)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience,
+                                            restore_best_weights=True, start_from_epoch=cfg.start_from_epoch,
+                                            verbose=1)
+    hist, seconds = bundle_writer.fit_with_logs(model, train_ds, val_ds, cfg.epochs, out, "val_loss", [stopper],
+                                                cfg.verbose)
+    return steps.history_of(hist), seconds, n_train, n_val
+
+
 def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
     """Train, evaluate per class on the held-out split, write figures and a bundle; return the summary."""
     import keras
@@ -129,55 +116,42 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     shape, n_classes = tuple(data.x_train.shape[1:]), len(data.labels)
     preprocess = manifest_preprocess(shape)
-    train_ds, val_ds, n_train, n_val = _datasets(data, cfg, preprocess)
-
     strategy, n_gpus = _strategy()
     with strategy.scope():
         model = build_mask_cnn(shape, n_classes)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="categorical_crossentropy",
-                      metrics=["accuracy"])
-    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience,
-                                            restore_best_weights=True, start_from_epoch=cfg.start_from_epoch,
-                                            verbose=1)
-    hist, train_seconds = bundle_writer.fit_with_logs(model, train_ds, val_ds, cfg.epochs, out, "val_loss", [stopper],
-                                                      cfg.verbose)
-
+        history, train_seconds, n_train, n_val = _fit(model, data, cfg, preprocess, out)
     probs = model.predict(prepare_dataset(data.x_test, preprocess), batch_size=128, verbose=0)
     pred = probs.argmax(axis=1)
-    report = per_class_report(data.y_test, pred, data.labels)
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    title = f"{data.name} mask CNN: avg_acc {report['avg_acc']:.4f}"
-    plot_curves(history, out / "curves.png", title)
-    cm = confusion_matrix(data.y_test, pred, n_classes)
-    plot_confusion(cm, data.labels, out / "confusion.png", title)
-    plot_prediction_grid(data.x_test[::max(1, len(pred) // 25)][:25], data.y_test[::max(1, len(pred) // 25)][:25],
-                         pred[::max(1, len(pred) // 25)][:25], data.labels, out / "predictions.png")
+    report = steps.per_class_report(data.y_test, pred, data.labels)
+    cm = steps.figures(out, history, f"{data.name} mask CNN: avg_acc {report['avg_acc']:.4f}", data.x_test,
+                       data.y_test, pred, data.labels)
     epochs_run = len(history.get("loss", []))
     summary = {
         "dataset": data.name, "source": data.source, "split": data.split, "model": "mask-cnn",
         "params": int(model.count_params()), "epochs_run": epochs_run, "train_seconds": round(train_seconds, 1),
         "gpus": n_gpus, "n_train": n_train, "n_val": n_val, "n_test": len(data.y_test), **report,
-        "confusion": cm.tolist(), "out": str(out),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+        "confusion": cm.tolist(), "out": str(out), "config": steps.config_dict(cfg),
     }
-    problem = collapse_problem(report, cfg.collapse_share, cfg.min_class_acc)
-    summary["collapsed"] = problem
-    if problem:
-        (out / "train_report.json").write_text(json.dumps(summary, indent=2) + "\n")
-        raise CollapsedModelError(f"the model collapsed: it {problem} (avg_acc {report['avg_acc']:.3f}); "
-                                  f"no bundle written; see {out / 'confusion.png'}")
+    steps.refuse_collapsed(report, summary, out, cfg.collapse_share, cfg.min_class_acc)
+    summary["bundle"] = str(_write_bundle(model, data, probs, preprocess, report, epochs_run, cfg, out))
+    steps.write_summary(out, summary)
+    return summary
+
+
+def _write_bundle(model, data: Dataset, probs: np.ndarray, preprocess: Preprocess, report: dict, epochs_run: int,
+                  cfg: MaskConfig, out: Path) -> Path:
+    from train.models.mask import build_mask_cnn
 
     bundle_dir = out / "bundle"
     bundle_dir.mkdir(exist_ok=True)
-    deploy = build_mask_cnn(shape, n_classes)  # uncompiled twin: no Adam slots in the shipped file
-    deploy.set_weights(model.get_weights())
-    deploy.save(bundle_dir / "model.keras")
-    metrics = bundle_writer.classification_metrics(data.y_test, probs, data.labels)
+    shape = tuple(data.x_train.shape[1:])
+    steps.save_uncompiled(lambda: build_mask_cnn(shape, len(data.labels)), model, bundle_dir / "model.keras")
     synthetic = data.name == "mask-synthetic"
     manifest = Manifest(
         schema=1, name=cfg.name, task="mask", pipeline="faces", labels=data.labels,
         input=InputSpec(shape=list(shape)), preprocess=preprocess,
-        files=[describe_file(bundle_dir, "model.keras", "keras", metrics=metrics)],
+        files=[describe_file(bundle_dir, "model.keras", "keras",
+                             metrics=bundle_writer.classification_metrics(data.y_test, probs, data.labels))],
         evaluation=bundle_writer.write_eval_sample(bundle_dir, data, cfg.eval_sample, cfg.seed),
         calibration=bundle_writer.write_calibration_sample(bundle_dir, data.x_train, 100, cfg.seed),
         provenance=bundle_writer.provenance(
@@ -188,6 +162,4 @@ def train_mask(cfg: MaskConfig, dataset: Dataset | None = None) -> dict:
         ),
     )
     write_manifest(bundle_dir, manifest)
-    summary["bundle"] = str(bundle_dir)
-    (out / "train_report.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return bundle_dir
