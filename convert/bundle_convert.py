@@ -59,7 +59,8 @@ def _prepare_out(src: Bundle, out: Path | None) -> Bundle:
             raise EdgeSightError(f"{out}: exists and is not a bundle; choose an empty or new folder")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    keep = {src.manifest.file("keras").path, MANIFEST_NAME}
+    reference = "keras" if _has(src, "keras") else "onnx-fp32"
+    keep = {src.manifest.file(reference).path, MANIFEST_NAME}
     if src.manifest.evaluation and src.manifest.evaluation.sample_file:
         keep.add(src.manifest.evaluation.sample_file)
     if src.manifest.calibration is not None:
@@ -71,6 +72,10 @@ def _prepare_out(src: Bundle, out: Path | None) -> Bundle:
     for name in keep:
         shutil.copy2(src.root / name, out / name)
     return load_bundle(out)
+
+
+def _has(bundle: Bundle, fmt: str) -> bool:
+    return any(f.format == fmt for f in bundle.manifest.files)
 
 
 def _chained_head(bundle: Bundle):
@@ -169,6 +174,8 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     if unknown:
         raise EdgeSightError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(EXPORTERS)}")
     bundle = _prepare_out(load_bundle(ref), cfg.out)
+    if not _has(bundle, "keras"):
+        return _convert_onnx_only(bundle, cfg)
     m = bundle.manifest
     model = load_keras(bundle.model_path("keras"))
     # Re-save uncompiled: optimizer state is training baggage (it doubles the file for RMSprop).
@@ -199,5 +206,37 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
         report["mixed_precision"] = {fmt: outcome.as_dict() | screened for fmt, outcome in ctx.mixed.items()}
     if rewrite is not None:
         report["int8_rewrite"] = rewrite.as_dict()
+    write_reports(bundle.root, report)
+    return ConvertResult(bundle.root, report, gate_info["failures"])
+
+
+def _convert_onnx_only(bundle: Bundle, cfg: ConvertConfig) -> ConvertResult:
+    """A user's ONNX model: the fp32 file is the reference, the int8 file is measured against it."""
+    from convert.onnx_source import quantize_from_onnx
+
+    m = bundle.manifest
+    data = conversion_data(bundle, cfg.data_path, cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    head = _chained_head(bundle)
+    fp32 = bundle.model_path("onnx-fp32")
+    x_u8, y = data.x_eval, data.y_eval
+    if cfg.limit_eval and cfg.limit_eval < len(x_u8):
+        idx = np.sort(rng.permutation(len(x_u8))[:cfg.limit_eval])
+        x_u8, y = x_u8[idx], y[idx] if y is not None else None
+    x = prepare_dataset(x_u8, m.preprocess, m.input.layout)
+    reference = head(parity.run_file(fp32, "onnx-fp32", x)[0])
+    metrics = {"onnx-fp32": parity.compare(reference, reference, y, m.labels)}
+    entries = {"onnx-fp32": describe_file(bundle.root, m.file("onnx-fp32").path, "onnx-fp32",
+                                          metrics=metrics["onnx-fp32"])}
+    for fmt, filename in quantize_from_onnx(bundle, data, cfg, rng).items():
+        probs, tin, tout = parity.run_file(bundle.root / filename, fmt, x)
+        metrics[fmt] = parity.compare(reference, head(probs), y, m.labels)
+        entries[fmt] = describe_file(bundle.root, filename, fmt, metrics=metrics[fmt])
+    default = cfg.default_format if cfg.default_format in entries else "onnx-int8" if "onnx-int8" in entries else None
+    manifest = m.model_copy(update={"files": list(entries.values()), "default_format": default})
+    write_manifest(bundle.root, type(m).model_validate(manifest.model_dump(by_alias=True)))
+    gate_info = gates.decide(metrics, entries, cfg.max_drop, cfg.min_relative, cfg.max_size_kb, reference="onnx-fp32")
+    report = report_dict(load_bundle(bundle.root).manifest, f"{len(x)} held-out images: {data.split}", gate_info,
+                         reference="onnx-fp32")
     write_reports(bundle.root, report)
     return ConvertResult(bundle.root, report, gate_info["failures"])

@@ -16,7 +16,8 @@ EPILOG = """examples:
   edge-convert BUNDLE --keep-float auto --max-drop 1.0    # int8 with the few layers that lose accuracy kept float
   edge-convert BUNDLE --keep-float conv1,bn1              # ... or name them (Keras layer names)
   edge-convert mymodel.keras --data imgs/ --out b         # your own model + image folder (class/*.jpg) -> a bundle
-  edge-convert net.h5 --data imgs/ --preprocess -1..1 --out b    # a model without its own normalisation layer
+  edge-convert net.h5 --data imgs/ --preprocess=-1..1 --out b    # a model without its own normalisation layer
+  edge-convert resnet.onnx --data imgs/ --preprocess imagenet-torch --out b   # PyTorch's ONNX -> ONNX int8
   edge-convert BUNDLE --data my_photos.npz --max-size-kb 512     # calibrate and measure on your data
 
 exit codes: 0 ok, 1 error, 2 usage, 3 a gate failed (accuracy drop, relative accuracy, size).
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="comma-separated class names in the model's output order (default: the data's "
                    "folder names)")
     p.add_argument("--preprocess", help="your model's input normalisation when it has no Rescaling/Normalization "
-                   "layer: 0-1, -1..1, imagenet-torch, imagenet-caffe or raw")
+                   "layer: 0-1, -1..1 (write --preprocess=-1..1), imagenet-torch, imagenet-caffe or raw")
     p.add_argument("--scale", type=float, help="explicit: multiply pixels by this ...")
     p.add_argument("--mean", help="... subtract these (comma-separated, per channel) ...")
     p.add_argument("--std", help="... divide by these")
@@ -106,7 +107,7 @@ def _body(args: argparse.Namespace) -> int:
     return EXIT_GATE if result.failures else 0
 
 
-MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".onnx")
 
 
 def _floats(text: str | None) -> tuple[float, ...] | None:
@@ -115,6 +116,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 
 def _source(args: argparse.Namespace) -> tuple[Path | str, Path | None]:
     """(bundle to convert, where the result goes): a user's model file is first written as a bundle at --out."""
+    from convert.bundle_convert import DEFAULT_FORMATS
     from convert.user_model import PreprocessChoice, bundle_from_keras
 
     source = Path(args.source)
@@ -128,6 +130,18 @@ def _source(args: argparse.Namespace) -> tuple[Path | str, Path | None]:
                          "(the bundle to write)")
     said = PreprocessChoice(args.preprocess, args.scale, _floats(args.mean), _floats(args.std), args.color)
     labels = [v.strip() for v in args.labels.split(",")] if args.labels else None
+    if source.suffix == ".onnx" or source.is_dir():
+        import tempfile
+
+        from convert.onnx_source import ONNX_FORMATS, bundle_from_onnx
+        from convert.user_model import saved_model_to_onnx
+
+        if args.formats == list(DEFAULT_FORMATS):  # not chosen: what an ONNX model converts to
+            args.formats = ["onnx-int8"]
+        args.formats = [f for f in args.formats if f in ONNX_FORMATS] or args.formats
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx_file = saved_model_to_onnx(source, Path(tmp) / f"{source.name}.onnx") if source.is_dir() else source
+            return bundle_from_onnx(onnx_file, Path(args.data_path), args.out, labels, said, args.seed), None
     return bundle_from_keras(source, Path(args.data_path), args.out, labels, said, args.seed), None
 
 

@@ -10,9 +10,11 @@ from convert.exporters import INT8_FORMATS
 from edge.bundle import Metrics, ModelFile
 
 
-def accuracy_failures(metrics: dict[str, Metrics], max_drop_pp: float | None, min_relative: float | None) -> list[str]:
-    """Int8 files that lose more accuracy than the budget allows (none measured without labels)."""
-    reference = metrics["keras"].accuracy
+def accuracy_failures(metrics: dict[str, Metrics], max_drop_pp: float | None, min_relative: float | None,
+                      reference: str = "keras") -> list[str]:
+    """Int8 files that lose more accuracy than the budget allows against the reference file (none measured without
+    labels)."""
+    reference = metrics[reference].accuracy
     failures = []
     for fmt in INT8_FORMATS:
         m = metrics.get(fmt)
@@ -36,11 +38,11 @@ def size_failures(entries: dict[str, ModelFile], max_size_kb: float | None) -> l
 
 
 def decide(metrics: dict[str, Metrics], entries: dict[str, ModelFile], max_drop_pp: float | None,
-           min_relative: float | None, max_size_kb: float | None) -> dict:
+           min_relative: float | None, max_size_kb: float | None, reference: str = "keras") -> dict:
     """The gate block of the report: every budget, the status and every failure."""
-    failures = accuracy_failures(metrics, max_drop_pp, min_relative) + size_failures(entries, max_size_kb)
+    failures = accuracy_failures(metrics, max_drop_pp, min_relative, reference) + size_failures(entries, max_size_kb)
     unset = max_drop_pp is None and min_relative is None and max_size_kb is None
-    unlabelled = metrics["keras"].accuracy is None and (max_drop_pp is not None or min_relative is not None)
+    unlabelled = metrics[reference].accuracy is None and (max_drop_pp is not None or min_relative is not None)
     return {"max_drop_pp": max_drop_pp, "min_relative": min_relative, "max_size_kb": max_size_kb,
             "formats": list(INT8_FORMATS), "status": "not set" if unset else ("fail" if failures else "pass"),
             "failures": failures,

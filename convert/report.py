@@ -10,8 +10,10 @@ from edge.bundle import Manifest
 REPORT_SCHEMA = 1
 
 
-def report_dict(manifest: Manifest, eval_desc: str, gate: dict) -> dict:
-    ref = manifest.file("keras").metrics
+def report_dict(manifest: Manifest, eval_desc: str, gate: dict, reference: str = "keras") -> dict:
+    """The report of every file; `reference` is the file the others are compared with (Keras, or a user's fp32
+    ONNX when there is no Keras model)."""
+    ref = manifest.file(reference).metrics
     fp32_size = {f.format.split("-")[0]: f.size_bytes for f in manifest.files if f.format.endswith("fp32")}
     rows = []
     for f in manifest.files:
@@ -24,12 +26,12 @@ def report_dict(manifest: Manifest, eval_desc: str, gate: dict) -> dict:
             row["size_vs_fp32"] = round(f.size_bytes / fp32_size[family], 4)
         if m is not None:
             row.update(m.model_dump(exclude_none=True))
-            if ref is not None and f.format != "keras":
+            if ref is not None and f.format != reference and m.per_class_accuracy:
                 row["per_class_delta_pp"] = {k: round((v - ref.per_class_accuracy.get(k, v)) * 100, 2)
                                              for k, v in m.per_class_accuracy.items()}
         rows.append(row)
     return {"schema": REPORT_SCHEMA, "bundle": manifest.name, "task": manifest.task, "evaluation": eval_desc,
-            "files": rows, "gate": gate}
+            "reference": reference, "files": rows, "gate": gate}
 
 
 def _worst_class(row: dict) -> str:

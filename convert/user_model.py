@@ -55,16 +55,9 @@ class PreprocessChoice:
 
 
 def load_user_keras(path: Path):
-    """A .keras / .h5 file or a SavedModel folder as a Keras model; one-line errors for what Keras refuses."""
+    """A .keras / .h5 file as a Keras model; one-line errors for what Keras refuses."""
     from convert.keras_io import load_keras
 
-    if path.is_dir():
-        import keras
-
-        if not (path / "saved_model.pb").is_file():
-            raise EdgeSightError(f"{path}: a folder must be a SavedModel (saved_model.pb inside)")
-        layer = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
-        return _wrap_saved_model(layer, path)
     try:
         return load_keras(path)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for files it cannot read
@@ -73,21 +66,20 @@ def load_user_keras(path: Path):
                              ".keras with the Keras that made it") from None
 
 
-def _wrap_saved_model(layer, path: Path):
-    """A SavedModel's serving signature as a one-input, one-output Keras model."""
-    import keras
+def saved_model_to_onnx(path: Path, out: Path) -> Path:
+    """A SavedModel folder as an ONNX file (tf2onnx), so it converts through the ONNX path: Keras 3 can only wrap a
+    SavedModel in a TFSMLayer, which no .keras file can hold on its own."""
+    import subprocess
+    import sys
 
-    spec = layer._call_signature.structured_input_signature[1]  # noqa: SLF001 - the only place TF keeps it
-    if len(spec) != 1:
-        raise EdgeSightError(f"{path}: the SavedModel takes {len(spec)} inputs; a classifier bundle takes one")
-    (name, tensor), = spec.items()
-    inp = keras.Input(tuple(tensor.shape[1:]), name=name)
-    out = layer(inp)
-    if isinstance(out, dict):
-        if len(out) != 1:
-            raise EdgeSightError(f"{path}: the SavedModel gives {len(out)} outputs; a classifier bundle gives one")
-        out = next(iter(out.values()))
-    return keras.Model(inp, out, name=path.name)
+    if not (path / "saved_model.pb").is_file():
+        raise EdgeSightError(f"{path}: a folder must be a SavedModel (saved_model.pb inside)")
+    proc = subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(path), "--output", str(out),
+                           "--opset", "17"], capture_output=True, text=True)
+    if proc.returncode != 0 or not out.is_file():
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        raise EdgeSightError(f"{path}: tf2onnx could not convert the SavedModel ({tail})")
+    return out
 
 
 def carried_preprocessing(model) -> str | None:
@@ -105,14 +97,23 @@ def carried_preprocessing(model) -> str | None:
 
 
 def choose_preprocess(model, size: tuple[int, int], channels: int, said: PreprocessChoice) -> tuple[Preprocess, str]:
-    """The manifest's Preprocess and a sentence saying where it came from."""
+    """The manifest's Preprocess and a sentence saying where it came from: the user's word, else the model's own
+    normalisation layer."""
     carried = carried_preprocessing(model)
     explicit = any(v is not None for v in (said.scale, said.mean, said.std))
+    if said.preset is None and not explicit and carried is not None:
+        pre, _ = choose_preset_only(size, channels, PreprocessChoice(preset=CARRIED, color=said.color), "")
+        return pre, f"carried by the model ({carried}): raw pixels in"
+    return choose_preset_only(size, channels, said, "the model has no Rescaling or Normalization layer")
+
+
+def choose_preset_only(size: tuple[int, int], channels: int, said: PreprocessChoice,
+                       why_unknown: str) -> tuple[Preprocess, str]:
+    """The Preprocess the user named (a preset, or explicit scale/mean/std); an error saying how when neither."""
+    explicit = any(v is not None for v in (said.scale, said.mean, said.std))
     if said.preset is None and not explicit:
-        if carried is None:
-            raise EdgeSightError("the model has no Rescaling or Normalization layer, so its input normalisation "
-                                 f"is unknown: give --preprocess ({', '.join(PRESETS)}) or --scale/--mean/--std")
-        said = PreprocessChoice(preset=CARRIED, color=said.color)
+        raise EdgeSightError(f"{why_unknown}, so the input normalisation is unknown: give --preprocess "
+                             f"({', '.join(PRESETS)}) or --scale/--mean/--std")
     if said.preset is not None and said.preset not in PRESETS:
         raise EdgeSightError(f"--preprocess {said.preset!r}: choose one of {', '.join(PRESETS)}")
     base = PRESETS[said.preset] if said.preset else PRESETS[CARRIED]
@@ -121,9 +122,7 @@ def choose_preprocess(model, size: tuple[int, int], channels: int, said: Preproc
     if channels == 1:
         mean, std = mean[:1], std[:1]
     pre = Preprocess(resize=list(size), color=color, scale=said.scale or base.scale, mean=mean, std=std)
-    how = (f"carried by the model ({carried}): raw pixels in" if said.preset == CARRIED and carried else
-           f"preset {said.preset}: {base.about}" if said.preset else "given on the command line")
-    return pre, how
+    return pre, f"preset {said.preset}: {base.about}" if said.preset else "given on the command line"
 
 
 def model_io(model, path: Path) -> tuple[tuple[int, int, int], int]:
@@ -140,7 +139,8 @@ def model_io(model, path: Path) -> tuple[tuple[int, int, int], int]:
     return shape, int(model.outputs[0].shape[-1])
 
 
-def _samples(out: Path, data: ConvertData, seed: int) -> tuple[Evaluation | None, Calibration]:
+def write_samples(out: Path, data: ConvertData, seed: int) -> tuple[Evaluation | None, Calibration]:
+    """The bundle's evaluation sample (labelled data only) and calibration sample, as training writes them."""
     per_image = int(np.prod(data.x_calibration.shape[1:]))
     cap = max(SAMPLE_BUDGET_BYTES // per_image, 16)
     rng = np.random.default_rng(seed)
@@ -177,7 +177,7 @@ def bundle_from_keras(model_path: Path, data_path: Path, out: Path, labels: list
         shutil.copy2(model_path, out / "model.keras")
     else:
         model.save(out / "model.keras")
-    evaluation, calibration = _samples(out, data, seed)
+    evaluation, calibration = write_samples(out, data, seed)
     manifest = Manifest(
         schema=1, name=name or Path(model_path).stem, task="classify", pipeline="image", labels=list(labels),
         input=InputSpec(shape=[h, w, c]), preprocess=preprocess,

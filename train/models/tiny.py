@@ -14,7 +14,7 @@ def build_tiny_cnn(input_shape: tuple[int, int, int] = (48, 48, 1), n_classes: i
     x = inputs = keras.Input(shape=input_shape, name="image")
     for i, filters in enumerate((16, 32, 64, 64), start=1):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)  # small sets: statistics settle in time
         x = layers.ReLU(name=f"relu{i}")(x)
         if i < 4:
             x = layers.MaxPooling2D(2, name=f"pool{i}")(x)

@@ -47,6 +47,10 @@ def build_classifier(name: str, shape: tuple[int, int, int], n_classes: int, wei
         **dict(spec.extra))
     _load_weights(base, name, weights)
     base.trainable = weights in ("none", None)
+    if base.trainable:  # from scratch on a small folder: BatchNorm statistics must settle in a few hundred steps
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = 0.9
     inp = keras.Input(shape, name="image")
     x = base(inp, training=False if not base.trainable else None)
     x = keras.layers.Dropout(0.2, name="drop")(x)

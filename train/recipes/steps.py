@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import EdgeSightError
 from edge.metrics import per_class_accuracy
 from train.reports import confusion_matrix, plot_confusion, plot_curves, plot_prediction_grid
 
 
-class CollapsedModelError(RuntimeError):
+class CollapsedModelError(EdgeSightError):
     """The model predicts (nearly) one class for everything: the seed paper's "100 %" trap."""
 
 

@@ -1,0 +1,101 @@
+"""A user's ONNX model (from PyTorch, scikit-learn, another exporter) into a bundle, converted to ONNX int8.
+
+`edge-convert model.onnx --data FOLDER --preprocess PRESET --out B`: the fp32 file is the reference (there
+is no Keras model), ONNX Runtime's static QDQ quantization makes the int8 file from the bundle's calibration
+images, and parity is measured exactly as for Keras bundles (accuracy where there are labels, agreement,
+SQNR, max abs diff) through the edge runtime. NCHW (PyTorch) and NHWC inputs are both read from the graph.
+TFLite from ONNX needs onnx2tf, which pulls TensorFlow and onnx-graphsurgeon: when it is installed,
+`--formats tflite-fp32 tflite-int8` go through it; when not, those formats are refused with that advice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from convert.data import ConvertData, from_path
+from convert.user_model import PreprocessChoice, choose_preset_only, write_samples
+from edge.bundle import InputSpec, Manifest, Provenance, describe_file, write_manifest
+from edge.errors import EdgeSightError
+from edge.versions import installed_versions
+
+ONNX_FORMATS = ("onnx-fp32", "onnx-int8")
+
+
+def graph_io(path: Path) -> tuple[tuple[int, ...], str, int]:
+    """((H, W, C) or (C, H, W), layout, number of scores) of a one-input, one-output image classifier."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError and friends
+        raise EdgeSightError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
+    init = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in init]
+    if len(inputs) != 1:
+        raise EdgeSightError(f"{path}: the model takes {len(inputs)} inputs; a classifier bundle takes one image")
+    if len(model.graph.output) != 1:
+        raise EdgeSightError(f"{path}: the model gives {len(model.graph.output)} outputs; edge-convert makes "
+                             "classifier bundles of one output")
+    dims = [d.dim_value if d.dim_value > 0 else None for d in inputs[0].type.tensor_type.shape.dim]
+    if len(dims) != 4 or None in dims[1:]:
+        raise EdgeSightError(f"{path}: input shape {dims}: expected a fixed 4-D image (N, C, H, W) or (N, H, W, C)")
+    out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
+    layout = "NCHW" if dims[1] in (1, 3) and dims[3] not in (1, 3) else "NHWC"
+    return tuple(dims[1:]), layout, int(out_dims[-1])
+
+
+def bundle_from_onnx(model_path: Path, data_path: Path, out: Path, labels: list[str] | None = None,
+                     said: PreprocessChoice = PreprocessChoice(), seed: int = 42, name: str | None = None) -> Path:
+    """Write a bundle (model_fp32.onnx, manifest, samples) from a user's ONNX model and data."""
+    shape, layout, n_out = graph_io(model_path)
+    c, h, w = shape if layout == "NCHW" else (shape[2], shape[0], shape[1])
+    preprocess, how = choose_preset_only((h, w), c, said, "an ONNX graph carries no Rescaling layer to read")
+    data = from_path(data_path, (h, w), preprocess.color, labels, seed)
+    labels = labels or data.labels
+    if labels is None or len(labels) != n_out:
+        raise EdgeSightError(f"the model gives {n_out} scores but the data has "
+                             f"{len(labels) if labels else 'no'} classes ({labels}); give the matching folder or "
+                             "--labels")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise EdgeSightError(f"{out}: exists and is not empty; choose a new folder for the bundle")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(model_path, out / "model_fp32.onnx")
+    evaluation, calibration = write_samples(out, data, seed)
+    write_manifest(out, Manifest(
+        schema=1, name=name or Path(model_path).stem, task="classify", pipeline="image", labels=list(labels),
+        input=InputSpec(shape=list(shape), layout=layout), preprocess=preprocess,
+        files=[describe_file(out, "model_fp32.onnx", "onnx-fp32")], evaluation=evaluation, calibration=calibration,
+        provenance=Provenance(dataset=str(data_path), split=data.split, seed=seed,
+                              recipe=f"imported from {Path(model_path).name}",
+                              library_versions=installed_versions(("edgesight", "onnx", "onnxruntime", "numpy")),
+                              created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+                              notes=f"trained elsewhere, ONNX {layout}; preprocessing {how}"),
+    ))
+    return out
+
+
+def quantize_from_onnx(bundle, data: ConvertData, cfg, rng: np.random.Generator) -> dict:
+    """The onnx-int8 file of an ONNX-only bundle: ORT static QDQ on the calibration images."""
+    from convert.exporters.onnx_int8 import quantize_onnx
+    from edge.preprocess import prepare_dataset
+
+    m = bundle.manifest
+    unsupported = [f for f in cfg.formats if f not in ONNX_FORMATS]
+    if unsupported:
+        raise EdgeSightError(f"{', '.join(unsupported)}: an ONNX-only bundle converts to {', '.join(ONNX_FORMATS)}; "
+                             "TFLite from ONNX needs onnx2tf (pip install onnx2tf onnx-graphsurgeon sng4onnx), "
+                             "which this converter does not run")
+    if cfg.keep_float:
+        raise EdgeSightError("--keep-float names Keras layers; an ONNX-only bundle has none")
+    idx = rng.permutation(len(data.x_calibration))[:cfg.calibration_size]
+    calibration = prepare_dataset(data.x_calibration[idx], m.preprocess, m.input.layout)
+    written = {}
+    if "onnx-int8" in cfg.formats:
+        quantize_onnx(bundle.root / "model_fp32.onnx", bundle.root / "model_int8.onnx", calibration, cfg.onnx_target)
+        written["onnx-int8"] = "model_int8.onnx"
+    return written
