@@ -125,7 +125,7 @@ def new_token() -> str:
 
 def write_token(path: Path, token: str) -> None:
     """Create `path` with mode 0600 from the start (no window in which it is world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
