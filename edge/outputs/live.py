@@ -50,8 +50,8 @@ def dim_frame(frame: np.ndarray) -> np.ndarray:
     """The whole scene blurred past recognition and darkened, so the overlays carry the information."""
     small = cv2.resize(frame, (max(1, frame.shape[1] // 16), max(1, frame.shape[0] // 16)),
                        interpolation=cv2.INTER_AREA)
-    return cv2.convertScaleAbs(cv2.resize(small, (frame.shape[1], frame.shape[0]),
-                                          interpolation=cv2.INTER_LINEAR), alpha=0.45)
+    small = cv2.convertScaleAbs(small, alpha=0.45)  # darkened at 1/256 of the pixels: the cheap place
+    return cv2.resize(small, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 class LiveView:
@@ -70,6 +70,7 @@ class LiveView:
         self._viewers = 0
         self._closed = False
         self.encoded = 0  # JPEGs made: stays 0 while nobody watches
+        self.busy_s = 0.0  # time spent making them (privacy, overlays, encode): the live view's whole cost
         self._thread = threading.Thread(target=self._run, name="kiosk-live", daemon=True)
         self._thread.start()
 
@@ -165,7 +166,9 @@ class LiveView:
             with self._cond:
                 latest, done_seq = self._latest, self._in_seq  # the newest, after the wait
             frame, result = latest if latest else (None, None)
+            t0 = time.perf_counter()
             ok, buf = cv2.imencode(".jpg", self.render(frame, result), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            self.busy_s += time.perf_counter() - t0
             now = time.monotonic()
             next_due = now + self.period
             if self.stats.camera_status != "ok":
