@@ -36,6 +36,12 @@ def _face(box=BBox(250, 150, 120, 120), first=False, track=1) -> FaceVerdict:
     return FaceVerdict(box, "WithMask", 0.97, track, "WithMask", 0.97, first)
 
 
+def test_the_commented_default_config_is_the_defaults():
+    from edge.kiosk.config import KioskConfig, load_config
+
+    assert load_config() == KioskConfig()  # default.yaml (edge-kiosk --print-config) spells out every default
+
+
 def test_lan_bind_needs_a_private_token_file(tmp_path):
     from edge.errors import EdgeSightError
     from edge.kiosk.config import KioskConfig
@@ -136,6 +142,14 @@ def test_live_view_encodes_only_while_watched_and_hides_faces():
     y0, x0 = max(box.y - box.h // 2, 0), max(box.x - box.w // 2, 0)
     outside[y0:box.y + box.h * 3 // 2, x0:box.x + box.w * 3 // 2] = False
     assert np.array_equal(blurred[outside], frame[outside])  # and only the face
+    stats.camera_status = "unavailable: unplugged"
+    card = LiveView(stats)
+    try:  # the camera is down: the grey card says so, the last frame is not shown
+        image = card.render(frame, result)
+        assert np.all(image[:300] == 40) and image[-30:].std() > 5
+    finally:
+        card.close()
+    stats.camera_status = "ok"
     shown = LiveView(stats, stream_faces=True)
     try:
         assert np.array_equal(shown.render(frame, FrameResult(0, [], True))[40:400, :500], frame[40:400, :500])
@@ -205,3 +219,16 @@ def test_live_page_in_headless_chromium_and_token_on_a_lan_bind(tmp_path):
             browser.close()
         summary = kiosk.stop()
     assert summary.get("frames", 0) > 0
+
+
+def test_edge_bench_live_reports_the_viewer_ratio_with_an_interval(tmp_path):
+    from tests.conftest import run_cli
+
+    proc = run_cli("edge-bench", "live", "--blocks", "2", "--block-seconds", "1", "--warmup", "3", "--json",
+                   "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert len(r["fps_none"]) == len(r["fps_viewer"]) == 2 and min(r["fps_none"] + r["fps_viewer"]) > 0
+    lo, hi = r["ratio_ci95"]
+    assert lo <= r["ratio"] <= hi and r["jpegs_made"] > 0 and r["jpegs_per_s_received"] > 0
+    assert "paired ratio" in (tmp_path / "live.md").read_text()

@@ -182,7 +182,8 @@ def test_every_person_arrives_once_in_order_across_a_30s_broker_outage(tmp_path)
     assert set(state["people"]) == {"WithMask", "WithoutMask"}
     print(f"\noutage {OUTAGE_S:.0f} s: {len(people)} people ({len(during)} while the broker was down), "
           f"{len(received)} event deliveries for {len(rows)} events ({len(received) - len(unique_in_order(received))}"
-          f" duplicates removed by id), {frames_during:.0f} frames during the outage", file=sys.stderr)
+          f" duplicates removed by id), {frames_during:.0f} frames during the outage; availability "
+          f"{' -> '.join(availability)}", file=sys.stderr)
 
 
 def _certificates(root):

@@ -3,7 +3,8 @@
 The frame loop only hands over references to its newest frame and result (`handle`, a lock and two
 assignments), so a viewer can never slow it; everything costly (privacy, the kiosk's own overlays, the JPEG
 encode) happens here, at most `fps` times a second and not at all without a viewer. OpenCV releases the GIL
-while it blurs, draws and encodes.
+while it blurs, draws and encodes, and on Linux this thread runs at nice 19: on a busy device the stream
+gets only the CPU the frame loop leaves, so it slows down (the viewer sees fewer frames) and the kiosk does not.
 
 Faces: unless `stream_faces` says otherwise, no face pixels leave the device. `dim` (the default) blurs and
 darkens the whole frame before the overlays go on, so even a face the detector missed (someone half in the
@@ -13,6 +14,8 @@ just the boxes the detector found, which shows more of the scene and misses what
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +30,17 @@ from edge.outputs.base import KioskStats
 
 PRIVACY = ("dim", "blur")
 CARD_EVERY_S = 1.0  # while the camera is down, the "camera unavailable" card is refreshed this often
+NICE = 19  # the live view's threads yield the CPU to the frame loop
+
+
+def lower_priority(nice: int = NICE) -> None:
+    """Make the calling thread nice (Linux schedules threads one by one; elsewhere this would renice the whole
+    process, so it is left alone)."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError:
+            pass  # not allowed here: the stream still works, only without the priority hint
 
 
 def blur_faces(frame: np.ndarray, result: FrameResult | None, margin: float = 0.2, blocks: int = 6) -> np.ndarray:
@@ -152,6 +166,7 @@ class LiveView:
         return self._in_seq != done_seq
 
     def _run(self) -> None:
+        lower_priority()
         done_seq, card_at, next_due = -1, 0.0, 0.0
         while True:
             with self._cond:
