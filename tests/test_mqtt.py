@@ -235,8 +235,13 @@ def test_tls_with_a_throwaway_ca_and_a_password(tmp_path):
     (tmp_path / "wrong").write_text("guess\n")
     watcher = Watcher(broker.port, ["edgesight/door-1/events"], tls={"ca_certs": str(certs["ca.pem"])},
                       auth=("kiosk", "s3cret-pw"))
+    from edge.errors import EdgeSightError
+
     outs = []
     try:
+        with pytest.raises(EdgeSightError, match="TLS files"):  # a config error at start-up, not in a thread's log
+            MqttOutput(settings(broker.port, tmp_path / "z", tls=True, ca_file=str(tmp_path / "missing.pem")),
+                       KioskStats())
         stats = KioskStats()
         untrusted = MqttOutput(settings(broker.port, tmp_path / "a", tls=True, username="kiosk",
                                         password_file=str(tmp_path / "pw")), stats)  # the system CAs: not ours

@@ -67,6 +67,10 @@ class MqttOutput:
         base = f"{settings.topic_prefix}/{self.device}"
         self.topics = {"events": f"{base}/events", "availability": f"{base}/availability", "state": f"{base}/state"}
         self._password = _read_secret(settings.password_file, "password_file")
+        try:  # a missing CA or client key is a config error: say so at start-up, not in a thread's log
+            self._client()
+        except (OSError, ValueError) as exc:
+            raise EdgeSightError(f"outputs.mqtt: TLS files: {exc}") from exc
         self.outbox = Outbox(settings.outbox_path, settings.max_backlog, settings.keep_sent_days)
         self.status = "ok"
         self.last_error: str | None = None
@@ -126,8 +130,8 @@ class MqttOutput:
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
-            client = self._client()
             try:
+                client = self._client()
                 client.connect(self.settings.host, self.settings.port, self.settings.keepalive)
             except (OSError, ValueError) as exc:  # refused, unreachable, TLS handshake (ssl.SSLError is an OSError)
                 self._note_error(f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}")
