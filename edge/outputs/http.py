@@ -19,7 +19,6 @@ import numpy as np
 from edge.mask_pipeline import FrameResult
 from edge.outputs.access import COOKIE, Gate, check_bind
 from edge.outputs.base import KioskStats
-from edge.outputs.live import lower_priority
 from edge.outputs.metrics import health, metrics_text
 from edge.outputs.site import LiveSite
 
@@ -90,7 +89,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, site: LiveSite) -> None:
         if site.live.viewers >= site.max_viewers:
             return self._text(503, f"{site.max_viewers} viewers already; try again later\n", {"Retry-After": "5"})
-        lower_priority()  # this handler thread only writes JPEGs out: the frame loop comes first
         self.send_response(200)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         for k, v in SECURITY_HEADERS.items():

@@ -1,71 +1,33 @@
-"""The live view: the kiosk's picture as JPEGs, made in a thread of its own and only while somebody watches.
+"""The live view, kiosk side: the newest frame in, JPEGs out to the viewers, only while somebody watches.
 
-The frame loop only hands over references to its newest frame and result (`handle`, a lock and two
-assignments), so a viewer can never slow it; everything costly (privacy, the kiosk's own overlays, the JPEG
-encode) happens here, at most `fps` times a second and not at all without a viewer. OpenCV releases the GIL
-while it blurs, draws and encodes, and on Linux this thread runs at nice 19: on a busy device the stream
-gets only the CPU the frame loop leaves, so it slows down (the viewer sees fewer frames) and the kiosk does not.
-
-Faces: unless `stream_faces` says otherwise, no face pixels leave the device. `dim` (the default) blurs and
-darkens the whole frame before the overlays go on, so even a face the detector missed (someone half in the
-picture at its edge) is unrecognisable and only boxes, verdicts and the banner stay sharp; `blur` pixelates
-just the boxes the detector found, which shows more of the scene and misses what the detector misses.
+The frame loop's whole cost is `handle`, one attribute store: it never takes a lock, never waits. A feeder
+thread of ordinary priority, asleep while nobody watches, takes the newest frame at most `fps` times a
+second, ships it over a pipe to the encoder process (edge.outputs.live_worker: privacy, the kiosk's own
+overlays, JPEG, at nice 19 with a GIL and an OpenCV pool of its own) and hands the JPEG it gets back to
+the viewers; while the camera is down it asks for the "camera unavailable" card once a second instead.
+The worker starts with the first viewer and is started again if it dies.
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import logging
+import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import cv2
 import numpy as np
 
-from edge.kiosk.display import draw
 from edge.mask_pipeline import FrameResult
 from edge.outputs.base import KioskStats
+from edge.outputs.live_worker import PRIVACY, RenderSettings, blur_faces, dim_frame, render, serve
 
-PRIVACY = ("dim", "blur")
+log = logging.getLogger(__name__)
 CARD_EVERY_S = 1.0  # while the camera is down, the "camera unavailable" card is refreshed this often
-NICE = 19  # the live view's threads yield the CPU to the frame loop
-
-
-def lower_priority(nice: int = NICE) -> None:
-    """Make the calling thread nice (Linux schedules threads one by one; elsewhere this would renice the whole
-    process, so it is left alone)."""
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except OSError:
-            pass  # not allowed here: the stream still works, only without the priority hint
-
-
-def blur_faces(frame: np.ndarray, result: FrameResult | None, margin: float = 0.2, blocks: int = 6) -> np.ndarray:
-    """A copy with each face box (grown by `margin`) pixelated to `blocks` cells across: no identity left."""
-    out = frame.copy()
-    h, w = out.shape[:2]
-    for face in result.faces if result else []:
-        b = face.box
-        dx, dy = round(b.w * margin), round(b.h * margin)
-        x0, y0, x1, y1 = max(b.x - dx, 0), max(b.y - dy, 0), min(b.x + b.w + dx, w), min(b.y + b.h + dy, h)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        roi = out[y0:y1, x0:x1]
-        small = cv2.resize(roi, (blocks, max(1, round(blocks * roi.shape[0] / roi.shape[1]))),
-                           interpolation=cv2.INTER_AREA)
-        out[y0:y1, x0:x1] = cv2.resize(small, (roi.shape[1], roi.shape[0]), interpolation=cv2.INTER_NEAREST)
-    return out
-
-
-def dim_frame(frame: np.ndarray) -> np.ndarray:
-    """The whole scene blurred past recognition and darkened, so the overlays carry the information."""
-    small = cv2.resize(frame, (max(1, frame.shape[1] // 16), max(1, frame.shape[0] // 16)),
-                       interpolation=cv2.INTER_AREA)
-    small = cv2.convertScaleAbs(small, alpha=0.45)  # darkened at 1/256 of the pixels: the cheap place
-    return cv2.resize(small, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+FIRST_JOB_S, JOB_S = 60.0, 10.0  # a worker that has not answered by then is taken for dead (the first job
+# includes the worker's start-up: importing OpenCV on a Pi Zero takes seconds)
+__all__ = ["LiveView", "blur_faces", "dim_frame"]
 
 
 class LiveView:
@@ -75,27 +37,26 @@ class LiveView:
                  privacy: str = "dim", stream_faces: bool = False) -> None:
         if privacy not in PRIVACY:
             raise ValueError(f"live.privacy: {privacy!r} is not one of {', '.join(PRIVACY)}")
-        self.stats, self.period, self.quality, self.width = stats, 1.0 / fps, quality, width
+        self.stats, self.period = stats, 1.0 / fps
+        self.settings = RenderSettings(quality, width, privacy, stream_faces)
         self.privacy, self.stream_faces = privacy, stream_faces
-        self._cond = threading.Condition()
         self._latest: tuple[np.ndarray, FrameResult] | None = None
-        self._in_seq = 0  # frames offered
+        self._cond = threading.Condition()  # viewers and the feeder only; never the frame loop
         self._jpeg: tuple[int, float, bytes] | None = None  # (sequence, time made, bytes)
         self._viewers = 0
         self._closed = False
         self.encoded = 0  # JPEGs made: stays 0 while nobody watches
-        self.busy_s = 0.0  # time spent making them (privacy, overlays, encode): the live view's whole cost
-        self._thread = threading.Thread(target=self._run, name="kiosk-live", daemon=True)
+        self.busy_s = 0.0  # the worker's time making them (privacy, overlays, encode)
+        self.restarts = 0
+        self._proc = self._conn = None
+        self._thread = threading.Thread(target=self._feed, name="kiosk-live", daemon=True)
         self._thread.start()
 
-    # --- the frame loop's side: O(1) -------------------------------------------------------------------
+    # --- the frame loop's side ------------------------------------------------------------------------------
     def handle(self, result: FrameResult, frame: np.ndarray) -> None:
-        with self._cond:
-            self._latest, self._in_seq = (frame, result), self._in_seq + 1
-            if self._viewers:
-                self._cond.notify_all()
+        self._latest = (frame, result)  # one store (atomic); frames are never written to after capture
 
-    # --- the viewers' side --------------------------------------------------------------------------------
+    # --- the viewers' side ------------------------------------------------------------------------------------
     @property
     def viewers(self) -> int:
         return self._viewers
@@ -140,62 +101,89 @@ class LiveView:
                 return self._jpeg[2]
             seq = self._jpeg[0] if self._jpeg else 0
         with self.watch():
-            got = self.next_jpeg(seq, timeout)
+            got = self.next_jpeg(seq, timeout if self.encoded else FIRST_JOB_S)
         return got[1] if got else None
 
-    # --- the encoder thread ----------------------------------------------------------------------------
     def render(self, frame: np.ndarray | None, result: FrameResult | None) -> np.ndarray:
-        camera = self.stats.camera_status
-        if frame is None or camera != "ok":
-            return draw(None, None, camera if camera != "ok" else "starting")
-        if not self.stream_faces:
-            frame = dim_frame(frame) if self.privacy == "dim" else blur_faces(frame, result)
-        image = draw(frame, result, "ok", self.stats.fps())
-        if image.shape[1] > self.width:
-            image = cv2.resize(image, (self.width, round(image.shape[0] * self.width / image.shape[1])),
-                               interpolation=cv2.INTER_AREA)
-        return image
+        """What the worker would make of this frame, here in this process (tests, debugging)."""
+        return render(frame, result, self.stats.camera_status, self.stats.fps(), self.settings)
 
-    def _wanted(self, done_seq: int, card_at: float) -> bool:
-        if self._closed:
-            return True
-        if not self._viewers:
-            return False
-        if self.stats.camera_status != "ok":
-            return time.monotonic() - card_at >= CARD_EVERY_S
-        return self._in_seq != done_seq
-
-    def _run(self) -> None:
-        lower_priority()
-        done_seq, card_at, next_due = -1, 0.0, 0.0
+    # --- the feeder thread --------------------------------------------------------------------------------
+    def _feed(self) -> None:
+        sent, card_at, next_due = None, 0.0, 0.0
         while True:
             with self._cond:
-                self._cond.wait_for(lambda seen=done_seq, card=card_at: self._wanted(seen, card), timeout=CARD_EVERY_S)
+                self._cond.wait_for(lambda: self._closed or self._viewers > 0)
                 if self._closed:
-                    return
-                if not self._wanted(done_seq, card_at):
-                    continue
+                    break
             delay = next_due - time.monotonic()
             if delay > 0:
-                time.sleep(delay)  # the rate cap: at most `fps` encodes a second, whatever the viewers do
-            with self._cond:
-                latest, done_seq = self._latest, self._in_seq  # the newest, after the wait
-            frame, result = latest if latest else (None, None)
-            t0 = time.perf_counter()
-            ok, buf = cv2.imencode(".jpg", self.render(frame, result), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-            self.busy_s += time.perf_counter() - t0
+                time.sleep(delay)  # the rate cap: at most `fps` JPEGs a second, whatever the viewers do
+            latest, camera = self._latest, self.stats.camera_status
+            if camera == "ok" and (latest is None or latest is sent):
+                time.sleep(min(self.period, 0.02))  # no new frame yet
+                continue
+            if camera != "ok" and time.monotonic() - card_at < CARD_EVERY_S:
+                time.sleep(0.05)
+                continue
+            try:
+                ms, jpeg = self._job(latest if camera == "ok" else None, camera)
+            except (EOFError, OSError, TimeoutError) as exc:
+                log.warning("live view: encoder process failed (%s); starting another", exc)
+                self._stop_worker()
+                self.restarts += 1
+                time.sleep(1.0)
+                continue
             now = time.monotonic()
-            next_due = now + self.period
-            if self.stats.camera_status != "ok":
+            next_due, sent = now + self.period, latest
+            if camera != "ok":
                 card_at = now
-            if ok:
-                with self._cond:
-                    self.encoded += 1
-                    self._jpeg = ((self._jpeg[0] if self._jpeg else 0) + 1, now, buf.tobytes())
-                    self._cond.notify_all()
+            if not jpeg:
+                continue  # OpenCV could not encode this one
+            with self._cond:
+                self.encoded += 1
+                self.busy_s += ms / 1000
+                self._jpeg = ((self._jpeg[0] if self._jpeg else 0) + 1, now, jpeg)
+                self._cond.notify_all()
+        self._stop_worker()
+
+    def _job(self, latest: tuple[np.ndarray, FrameResult] | None, camera: str) -> tuple[float, bytes]:
+        first = self._proc is None
+        if first:
+            self._start_worker()
+        if latest is None:
+            self._conn.send((None, None, camera, None))
+        else:
+            frame = np.ascontiguousarray(latest[0])
+            self._conn.send((frame.shape, latest[1], camera, self.stats.fps()))
+            self._conn.send_bytes(frame.reshape(-1))  # flat bytes through the pipe: no shared memory to clean up
+        if not self._conn.poll(FIRST_JOB_S if first else JOB_S):
+            raise TimeoutError("no answer")
+        return self._conn.recv()
+
+    def _start_worker(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that runs TFLite threads
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=serve, args=(child, self.settings), name="kiosk-live-encoder", daemon=True)
+        self._proc.start()
+        child.close()
+
+    def _stop_worker(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            self._conn.send(None)
+        except OSError:
+            pass
+        self._proc.join(timeout=3)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+        self._conn.close()
+        self._proc = self._conn = None
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=10)
