@@ -112,6 +112,7 @@ def test_a_real_prometheus_scrapes_a_running_kiosk_with_its_token(tmp_path):
 
         wait_until(lambda: (value('edgesight_frames_total{device="door-1"}') or 0) > 0, 60, "a scraped frame count")
         assert value('up{device="door-1"}') == 1
+        wait_until(lambda: value('up{device="tokenless"}') is not None, 30, "the tokenless job's first scrape")
         assert value('up{device="tokenless"}') == 0  # the same kiosk without the token: 401, so down
         first = value('edgesight_frames_total{device="door-1"}')
         time.sleep(2.5)
