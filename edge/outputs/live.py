@@ -5,26 +5,30 @@ thread of ordinary priority, asleep while nobody watches, takes the newest frame
 second, ships it over a pipe to the encoder process (edge.outputs.live_worker: privacy, the kiosk's own
 overlays, JPEG, at nice 19 with a GIL and an OpenCV pool of its own) and hands the JPEG it gets back to
 the viewers; while the camera is down it asks for the "camera unavailable" card once a second instead.
-The worker starts with the first viewer and is started again if it dies.
+The worker starts with the first viewer, stops a minute after the last one left, and is started again if
+it dies (backing off 2, 4 ... 60 s).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
 from edge.mask_pipeline import FrameResult
 from edge.outputs.base import KioskStats
-from edge.outputs.live_worker import PRIVACY, RenderSettings, blur_faces, dim_frame, render, serve
+from edge.outputs.live_worker import PRIVACY, RenderSettings, blur_faces, dim_frame, render
 
 log = logging.getLogger(__name__)
 CARD_EVERY_S = 1.0  # while the camera is down, the "camera unavailable" card is refreshed this often
+IDLE_STOP_S = 60.0  # the encoder process (about 30 MB of its own) stops this long after the last viewer left
 FIRST_JOB_S, JOB_S = 60.0, 10.0  # a worker that has not answered by then is taken for dead (the first job
 # includes the worker's start-up: importing OpenCV on a Pi Zero takes seconds)
 __all__ = ["LiveView", "blur_faces", "dim_frame"]
@@ -48,7 +52,7 @@ class LiveView:
         self.encoded = 0  # JPEGs made: stays 0 while nobody watches
         self.busy_s = 0.0  # the worker's time making them (privacy, overlays, encode)
         self.restarts = 0
-        self._proc = self._conn = None
+        self._proc = self._conn = self._answers = None
         self._thread = threading.Thread(target=self._feed, name="kiosk-live", daemon=True)
         self._thread.start()
 
@@ -110,12 +114,15 @@ class LiveView:
 
     # --- the feeder thread --------------------------------------------------------------------------------
     def _feed(self) -> None:
-        sent, card_at, next_due = None, 0.0, 0.0
+        sent, card_at, next_due, failures = None, 0.0, 0.0, 0
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closed or self._viewers > 0)
+                watched = self._cond.wait_for(lambda: self._closed or self._viewers > 0, timeout=IDLE_STOP_S)
                 if self._closed:
                     break
+            if not watched:
+                self._stop_worker()  # nobody for a minute: give the encoder's memory back
+                continue
             delay = next_due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)  # the rate cap: at most `fps` JPEGs a second, whatever the viewers do
@@ -129,11 +136,13 @@ class LiveView:
             try:
                 ms, jpeg = self._job(latest if camera == "ok" else None, camera)
             except (EOFError, OSError, TimeoutError) as exc:
-                log.warning("live view: encoder process failed (%s); starting another", exc)
-                self._stop_worker()
                 self.restarts += 1
-                time.sleep(1.0)
+                wait = min(2.0 ** (failures := failures + 1), 60.0)
+                log.warning("live view: encoder process failed (%s); starting another in %.0f s", exc, wait)
+                self._stop_worker()
+                time.sleep(wait)
                 continue
+            failures = 0
             now = time.monotonic()
             next_due, sent = now + self.period, latest
             if camera != "ok":
@@ -157,16 +166,32 @@ class LiveView:
             frame = np.ascontiguousarray(latest[0])
             self._conn.send((frame.shape, latest[1], camera, self.stats.fps()))
             self._conn.send_bytes(frame.reshape(-1))  # flat bytes through the pipe: no shared memory to clean up
-        if not self._conn.poll(FIRST_JOB_S if first else JOB_S):
+        if not self._answers.poll(FIRST_JOB_S if first else JOB_S):
             raise TimeoutError("no answer")
-        return self._conn.recv()
+        return self._answers.recv()
 
     def _start_worker(self) -> None:
-        ctx = multiprocessing.get_context("spawn")  # never fork a process that runs TFLite threads
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=serve, args=(child, self.settings), name="kiosk-live-encoder", daemon=True)
-        self._proc.start()
-        child.close()
+        """A plain child process on the pipes (no fork of a process running TFLite threads, and unlike
+        multiprocessing's spawn it never imports the kiosk's __main__ again)."""
+        import dataclasses
+        import json
+        import sys
+        from multiprocessing.connection import Connection
+
+        jobs_r, jobs_w = os.pipe()
+        answers_r, answers_w = os.pipe()
+        root = str(Path(__file__).resolve().parents[2])  # where `edge` was imported from, for the child too
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "edge.outputs.live_worker", str(jobs_r), str(answers_w),
+                 json.dumps(dataclasses.asdict(self.settings))], pass_fds=(jobs_r, answers_w), env=env,
+                stdin=subprocess.DEVNULL)
+        finally:
+            os.close(jobs_r)
+            os.close(answers_w)
+        self._conn = Connection(jobs_w, readable=False)
+        self._answers = Connection(answers_r, writable=False)
 
     def _stop_worker(self) -> None:
         if self._proc is None:
@@ -175,12 +200,14 @@ class LiveView:
             self._conn.send(None)
         except OSError:
             pass
-        self._proc.join(timeout=3)
-        if self._proc.is_alive():
+        try:
+            self._proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.join()
+            self._proc.wait()
         self._conn.close()
-        self._proc = self._conn = None
+        self._answers.close()
+        self._proc = self._conn = self._answers = None
 
     def close(self) -> None:
         with self._cond:

@@ -79,9 +79,9 @@ def encode(image: np.ndarray, quality: int) -> bytes:
     return buf.tobytes() if ok else b""
 
 
-def serve(conn, settings: RenderSettings) -> None:
+def serve(jobs, answers, settings: RenderSettings) -> None:
     """The worker's loop. Jobs: (shape, result, camera_status, fps) followed by the frame's bytes (shape None:
-    no frame); each is answered with (milliseconds spent, JPEG bytes). None ends it."""
+    no frame); each is answered with (milliseconds spent, JPEG bytes). None, or the kiosk gone, ends it."""
     try:
         os.nice(19)
     except OSError:
@@ -89,13 +89,29 @@ def serve(conn, settings: RenderSettings) -> None:
     cv2.setNumThreads(1)
     while True:
         try:
-            job = conn.recv()
+            job = jobs.recv()
+            if job is None:
+                return
+            shape, result, camera_status, fps = job
+            frame = np.frombuffer(jobs.recv_bytes(), np.uint8).reshape(shape) if shape is not None else None
         except (EOFError, OSError):
             return  # the kiosk went away
-        if job is None:
-            return
-        shape, result, camera_status, fps = job
-        frame = np.frombuffer(conn.recv_bytes(), np.uint8).reshape(shape) if shape is not None else None
         t0 = time.perf_counter()
         jpeg = encode(render(frame, result, camera_status, fps, settings), settings.quality)
-        conn.send(((time.perf_counter() - t0) * 1000, jpeg))
+        answers.send(((time.perf_counter() - t0) * 1000, jpeg))
+
+
+def main(argv: list[str]) -> None:
+    """`python -m edge.outputs.live_worker JOBS_FD ANSWERS_FD SETTINGS_JSON`, started by LiveView: a plain
+    child process, so nothing of the kiosk's own __main__ is imported again (spawn would)."""
+    import json
+    from multiprocessing.connection import Connection
+
+    jobs, answers = Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False)
+    serve(jobs, answers, RenderSettings(**json.loads(argv[2])))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
