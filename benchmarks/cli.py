@@ -26,6 +26,7 @@ timed invokes (or --min-seconds); mean, std, min, p50, p90, p99, max, throughput
 size, accuracy and top-1 agreement with fp32 on the bundle's evaluation sample (or --dataset NPZ with
 x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
 Calibration sweeps: edge-bench calibrate --help. The whole kiosk loop, per stage: edge-bench pipeline --help.
+Kiosk FPS with a live-page viewer against none: edge-bench live --help.
 
 exit codes: 0 ok, 1 error, 2 usage, 3 regression against --baseline."""
 
@@ -356,10 +357,22 @@ def _reliability(args: argparse.Namespace) -> int:
     return EXIT_GATE if r["crashes"] or r["hangs"] or r["unclean"] or not http_ok else 0
 
 
+def _live_parser() -> argparse.ArgumentParser:
+    from benchmarks.live_view import parser
+
+    return parser()
+
+
+def _live(args: argparse.Namespace) -> int:
+    from benchmarks.live_view import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     subcommands = {"recall": (recall_parser, _recall), "soak": (soak_parser, _soak),
-                   "reliability": (reliability_parser, _reliability)}
+                   "reliability": (reliability_parser, _reliability), "live": (_live_parser, _live)}
     if argv[:1] and argv[0] in subcommands:
         parser, handler = subcommands[argv[0]]
         sub_args = parser().parse_args(argv[1:])

@@ -16,6 +16,8 @@ from firmware_configs.profile import Profile
 
 TEMPLATES = Path(__file__).parent / "templates"
 CONFIG_DIR, STATE_DIR = "/etc/edgesight", "/var/lib/edgesight"
+TOKEN_FILE = "edgesight-http-token"  # on the boot partition until first boot moves it to the kiosk's token_file
+TOKENS_DIR = Path("~/.config/edgesight/tokens")  # the operator's copies, one per hostname, mode 0600
 CORAL_RULES = ('SUBSYSTEM=="usb", ATTRS{idVendor}=="1a6e", ATTRS{idProduct}=="089a", GROUP="plugdev", MODE="0660"\n'
                'SUBSYSTEM=="usb", ATTRS{idVendor}=="18d1", ATTRS{idProduct}=="9302", GROUP="plugdev", MODE="0660"\n')
 
@@ -44,6 +46,7 @@ def kiosk_yaml(p: Profile) -> str:
     if cfg["source"] == "loop:sample":  # a device profile means a camera
         cfg["source"] = "picamera2" if p.camera.kind == "csi" else f"camera:{p.camera.index}"
     cfg["outputs"]["sqlite"]["path"] = f"{STATE_DIR}/kiosk-events.db"
+    cfg["outputs"]["mqtt"]["outbox_path"] = f"{STATE_DIR}/mqtt-outbox.db"  # the home directory is read-only there
     return "# Rendered by edge-flash; edit the profile, not this file.\n" + yaml.safe_dump(cfg, sort_keys=False)
 
 
@@ -59,8 +62,34 @@ def network_config(p: Profile, environ: dict[str, str]) -> str | None:
                                                                  "password": psk}}}}}, sort_keys=False)
 
 
-def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = None) -> dict[str, Path]:
+def http_token(p: Profile, tokens_dir: Path | None = None) -> tuple[str, Path] | None:
+    """The device's HTTP token when its kiosk config names a token_file: the operator's kept copy for this
+    hostname, or a new one (secrets.token_urlsafe) saved there with mode 0600. Never in the profile."""
+    http = p.kiosk.outputs.http
+    if not (http.enabled and http.token_file):
+        return None
+    from edge.outputs.access import load_token, new_token, write_token
+
+    path = (tokens_dir or TOKENS_DIR).expanduser() / f"{p.hostname}.token"
+    if path.is_file():
+        return load_token(path), path
+    token = new_token()
+    write_token(path, token)
+    return token, path
+
+
+def _token_runcmd(p: Profile) -> str:
+    """First boot moves the token off the (world-readable FAT) boot partition into token_file, mode 0600."""
+    target = p.kiosk.outputs.http.token_file
+    script = (f"for d in /boot/firmware /boot; do if [ -f $d/{TOKEN_FILE} ]; then install -D -m 0600 -o {p.user.name} "
+              f"-g {p.user.name} $d/{TOKEN_FILE} {target} && rm -f $d/{TOKEN_FILE}; fi; done")
+    return f"  - [sh, -c, {json.dumps(script)}]"
+
+
+def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = None,
+           tokens_dir: Path | None = None) -> dict[str, Path]:
     environ = dict(os.environ) if environ is None else environ
+    token = http_token(p, tokens_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     groups = _groups(p)
@@ -80,7 +109,9 @@ def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = No
     user_data = Template((TEMPLATES / "user-data").read_text()).substitute(
         values, groups=", ".join(groups), ssh_keys=keys, packages=", ".join(packages),
         kiosk_b64=base64.b64encode(kiosk.encode()).decode(), service_b64=base64.b64encode(service.encode()).decode(),
-        venv_flags="--system-site-packages" if p.camera.kind == "csi" else "--upgrade-deps")
+        venv_flags="--system-site-packages" if p.camera.kind == "csi" else "--upgrade-deps",
+        token_runcmd=_token_runcmd(p) if token else
+        "  # no HTTP token: the kiosk's HTTP endpoint stays on 127.0.0.1")
     files = {"config.txt": config_txt(p), "user-data": user_data, "edgesight-kiosk.service": service,
              "kiosk.yaml": kiosk, "meta-data": f"instance-id: edgesight-{p.hostname}\n"}
     net = network_config(p, environ)
@@ -95,4 +126,9 @@ def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = No
     for fname, text in files.items():
         (out / fname).write_text(text)
         written[fname] = out / fname
+    if token:
+        from edge.outputs.access import write_token
+
+        write_token(out / TOKEN_FILE, token[0])
+        written[TOKEN_FILE] = out / TOKEN_FILE
     return written

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from tests.conftest import BIN, REPO
 
 PLAYBOOK = REPO / "firmware_configs/ansible/rollout.yml"
+MONITORING = REPO / "firmware_configs/ansible/monitoring.yml"
 pytestmark = pytest.mark.skipif(not (BIN / "ansible-playbook").exists(), reason="ansible-core not installed ([dev])")
 
 
@@ -29,8 +32,8 @@ def _ansible(*args: str, **extra_vars) -> subprocess.CompletedProcess:
 def test_playbook_syntax_and_lint():
     assert _ansible("--syntax-check").returncode == 0
     if (BIN / "ansible-lint").exists():
-        lint = subprocess.run([str(BIN / "ansible-lint"), str(PLAYBOOK)], capture_output=True, text=True,
-                              cwd=REPO / "firmware_configs/ansible", timeout=300)
+        lint = subprocess.run([str(BIN / "ansible-lint"), str(PLAYBOOK), str(MONITORING)], capture_output=True,
+                              text=True, cwd=REPO / "firmware_configs/ansible", timeout=300)
         assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -95,3 +98,34 @@ def test_rollout_copies_verifies_switches_and_rolls_back(tmp_path):
     finally:
         done.set()
         server.close()
+
+
+def test_monitoring_playbook_renders_checks_and_installs_the_fleet_files(tmp_path):
+    """edge-flash fleet on the controller for the [kiosks] group, promtool-validated copies on [prometheus]."""
+    from tests.services import need
+
+    promtool = need("promtool", "prometheus")
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("[kiosks]\ndoor-1.local ansible_host=127.0.0.1 edgesight_http_port=8089\ndoor-2\n\n"
+                         "[prometheus]\nlocalhost ansible_connection=local\n")
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    (tokens / "door-1.token").write_text("d" * 43 + "\n")
+    prom_dir = tmp_path / "etc-prometheus"
+    env = {**os.environ, "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_NOCOLOR": "1",
+           "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    extra = {"ansible_python_interpreter": sys.executable, "ansible_become": False,
+             "edgesight_edge_flash": str(BIN / "edge-flash"), "edgesight_fleet_out": str(tmp_path / "fleet"),
+             "edgesight_tokens_dir": str(tokens), "edgesight_prometheus_dir": str(prom_dir),
+             "edgesight_prometheus_owner": pwd.getpwuid(os.getuid()).pw_name, "edgesight_promtool": promtool,
+             "edgesight_prometheus_reload_command": ["touch", str(tmp_path / "reloaded")]}
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(MONITORING), "-e",
+                           json.dumps(extra)], capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    config = yaml.safe_load((prom_dir / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    assert jobs["edgesight"]["static_configs"][0]["targets"] == ["door-2:8080"]
+    assert jobs["edgesight-door-1"]["static_configs"][0]["targets"] == ["127.0.0.1:8089"]
+    assert jobs["edgesight-door-1"]["authorization"]["credentials_file"] == f"{prom_dir}/edgesight/door-1.token"
+    assert (prom_dir / "edgesight" / "door-1.token").stat().st_mode & 0o777 == 0o600
+    assert config["rule_files"] == [f"{prom_dir}/edgesight-rules.yml"] and (tmp_path / "reloaded").exists()

@@ -136,3 +136,39 @@ def test_user_data_passes_cloud_inits_own_schema(tmp_path, keys):
     proc = subprocess.run(["cloud-init", "schema", "--config-file", str(files["user-data"])], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_lan_kiosk_gets_its_own_token_never_in_the_profile(tmp_path):
+    """token_file in the profile: a new token per device, the operator's copy 0600, the device's on the boot
+    partition until first boot installs it (0600, the kiosk user's) where the kiosk config looks for it."""
+    profile_path = tmp_path / "door.yaml"
+    profile_path.write_text("board: rpi4\nhostname: door-lan-01\nkiosk:\n  outputs:\n    http: {enabled: true, host: "
+                            "0.0.0.0, token_file: /etc/edgesight/http-token, live: {enabled: true}}\n")
+    tokens = tmp_path / "tokens"
+    proc = run_cli("edge-flash", "render", str(profile_path), "--out", str(tmp_path / "boot"), "--tokens", str(tokens),
+                   "--json")
+    assert proc.returncode == 0, proc.stderr
+    files = {k: tmp_path / "boot" / k for k in json.loads(proc.stdout)["files"]}
+    token = files["edgesight-http-token"].read_text().strip()
+    operator = tokens / "door-lan-01.token"
+    assert operator.read_text().strip() == token and len(token) >= 40
+    assert operator.stat().st_mode & 0o777 == 0o600 and tokens.stat().st_mode & 0o777 == 0o700
+    assert token not in profile_path.read_text() and token not in files["user-data"].read_text()
+    assert token not in files["kiosk.yaml"].read_text()
+    doc = yaml.safe_load(files["user-data"].read_text())
+    install = next(c for c in doc["runcmd"] if "edgesight-http-token" in str(c))
+    assert "install -D -m 0600 -o edgesight -g edgesight" in install[2] and "/etc/edgesight/http-token" in install[2]
+    assert doc["runcmd"].index(install) < doc["runcmd"].index(["systemctl", "enable", "--now",
+                                                               "edgesight-kiosk.service"])
+    cfg = load_config(files["kiosk.yaml"])
+    assert cfg.outputs.http.token_file == "/etc/edgesight/http-token"
+    assert cfg.outputs.mqtt.outbox_path.startswith("/var/lib/edgesight/")  # the home directory is read-only there
+    again = run_cli("edge-flash", "render", str(profile_path), "--out", str(tmp_path / "again"), "--tokens",
+                    str(tokens))
+    assert again.returncode == 0 and (tmp_path / "again" / "edgesight-http-token").read_text().strip() == token
+    if shutil.which("cloud-init"):
+        proc = subprocess.run(["cloud-init", "schema", "--config-file", str(files["user-data"])],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    loopback = render(load_profile("rpi4-kiosk"), "rpi4-kiosk", tmp_path / "plain", environ={}, tokens_dir=tokens)
+    assert "edgesight-http-token" not in loopback and "no HTTP token" in loopback["user-data"].read_text()

@@ -62,6 +62,7 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
     stop = stop or threading.Event()
     stats = stats or KioskStats()
     pipeline = build_pipeline(cfg)
+    stats.pipeline = f"{pipeline.detector.name} + {pipeline.classifier.format}"  # for the live page and MQTT
     labels = pipeline.classifier.labels
     monitor = SustainedMonitor(cfg.monitor.threshold, cfg.monitor.sustain_s) if cfg.monitor.enabled else None
     given = source is not None  # a caller's source is opened by the capture thread's start

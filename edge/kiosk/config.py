@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.errors import EdgeSightError
 from edge.face_pipeline import FacePipelineSettings
@@ -51,10 +51,63 @@ class GpioSettings(_Strict):
     pin_factory: str = "auto"  # auto | mock | lgpio | rpigpio | pigpio | native
 
 
+class LiveSettings(_Strict):
+    """The live page at / (camera with the kiosk's overlays, counts, events, health), served by the HTTP output."""
+
+    enabled: bool = False
+    fps: float = Field(10.0, gt=0, le=30, description="most JPEGs a second; none at all while nobody watches")
+    quality: int = Field(75, ge=20, le=95, description="JPEG quality")
+    width: int = Field(640, ge=160, le=1920, description="wider frames are scaled down to this")
+    stream_faces: bool = Field(False, description="show faces as they are; off: no face pixels leave the device")
+    privacy: Literal["dim", "blur"] = Field("dim", description="dim: blur and darken the whole frame, so no face "
+                                            "is recognisable, even one the detector missed; blur: pixelate only "
+                                            "the faces the detector found")
+    max_viewers: int = Field(4, ge=1, le=64)
+    events: int = Field(20, ge=1, le=500, description="latest events listed on the page")
+
+
 class HttpSettings(_Strict):
     enabled: bool = False
-    host: str = "127.0.0.1"  # localhost only unless deliberately opened
+    host: str = "127.0.0.1"  # localhost only unless deliberately opened (then token_file is required)
     port: int = Field(8080, ge=0, le=65535)
+    token_file: str | None = Field(None, description="file (mode 0600) with the access token; required for a "
+                                   "non-loopback host; edge-flash generates one per device")
+    max_request_bytes: int = Field(8192, ge=512, le=65536, description="request line + headers; bodies refused")
+    rate_per_s: float = Field(20.0, gt=0, description="requests per second per network client (loopback: none)")
+    rate_burst: int = Field(40, ge=1)
+    live: LiveSettings = LiveSettings()
+
+    @model_validator(mode="after")
+    def _lan_needs_a_token(self) -> HttpSettings:
+        from edge.outputs.access import is_loopback
+
+        if self.enabled and self.token_file is None and not is_loopback(self.host):
+            raise ValueError(f"host {self.host} is reachable from the network: set token_file (edge-flash "
+                             "generates one per device) or bind to 127.0.0.1")
+        return self
+
+
+class MqttSettings(_Strict):
+    """Events on MQTT: every event goes to an SQLite outbox first and is marked sent on the broker's PUBACK."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    device: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="topic name of this kiosk "
+                               "(default: the hostname)")
+    topic_prefix: str = Field("edgesight", pattern=r"^[A-Za-z0-9_/-]{1,64}$")
+    username: str | None = None
+    password_file: str | None = Field(None, description="file with the password (never in the config)")
+    tls: bool = False
+    ca_file: str | None = Field(None, description="CA bundle for the broker's certificate (default: the system's)")
+    cert_file: str | None = None  # client certificate, for brokers that ask for one
+    key_file: str | None = None
+    keepalive: int = Field(30, ge=5, le=3600, description="seconds; the broker sends the last will after 1.5x")
+    outbox_path: str = "~/.local/share/edgesight/mqtt-outbox.db"
+    max_backlog: int = Field(100_000, ge=100, description="unsent events kept while the broker is away")
+    keep_sent_days: float = Field(7.0, ge=0, description="sent events stay in the outbox this long")
+    discovery: bool = Field(True, description="Home Assistant MQTT discovery for the counters")
+    discovery_prefix: str = "homeassistant"
 
 
 class MonitorSettings(_Strict):
@@ -71,6 +124,7 @@ class OutputSettings(_Strict):
     sqlite: SqliteSettings = SqliteSettings()
     gpio: GpioSettings = GpioSettings()
     http: HttpSettings = HttpSettings()
+    mqtt: MqttSettings = MqttSettings()
 
 
 class KioskConfig(FacePipelineSettings):

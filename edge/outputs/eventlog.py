@@ -109,3 +109,41 @@ class SQLiteEventLog:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _read_only(path: str | Path) -> sqlite3.Connection | None:
+    """A read-only connection (WAL: a reader never blocks the kiosk's writes); None while there is no log yet."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        return None
+    return sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=1.0)
+
+
+def read_recent(path: str | Path, limit: int = 20) -> list[dict]:
+    """The newest people and alerts, newest first, for the live page."""
+    db = _read_only(path)
+    if db is None:
+        return []
+    try:
+        rows = db.execute(
+            "SELECT time, 'person', track_id, verdict, confidence FROM events UNION ALL "
+            "SELECT time, 'alert', track_id, label, score FROM alerts ORDER BY time DESC LIMIT ?", (limit,)).fetchall()
+    finally:
+        db.close()
+    return [{"time": t, "type": kind, "track_id": track, "label": label, "score": round(score, 4)}
+            for t, kind, track, label, score in rows]
+
+
+def read_counts_since(path: str | Path, since: float) -> dict[str, dict[str, int]]:
+    """People by verdict and alerts by label since `since` (unix seconds), e.g. local midnight."""
+    db = _read_only(path)
+    if db is None:
+        return {"people": {}, "alerts": {}}
+    try:
+        people = db.execute("SELECT verdict, COUNT(*) FROM events WHERE time >= ? GROUP BY verdict", (since,))
+        people = dict(people.fetchall())
+        alerts = dict(db.execute("SELECT label, COUNT(*) FROM alerts WHERE time >= ? GROUP BY label",
+                                 (since,)).fetchall())
+    finally:
+        db.close()
+    return {"people": people, "alerts": alerts}

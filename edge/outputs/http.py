@@ -1,95 +1,150 @@
-"""A local HTTP endpoint: /healthz for a watchdog, /metrics in Prometheus text format. Localhost by default."""
+"""The kiosk's one HTTP server: /healthz for a watchdog, /metrics for Prometheus, and (opt-in) the live page.
+
+Localhost by default. Every request passes the same gate before its route: a size limit (no bodies, a
+bounded request line and headers), a per-address rate limit for network clients, then the token when one is
+set; only /healthz answers without it, everything else (unknown paths included) is 401. Routes are an exact
+table and the page's files are read into memory at start-up, so no URL ever becomes a filesystem path.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
 from edge.mask_pipeline import FrameResult
+from edge.outputs.access import COOKIE, Gate, check_bind
 from edge.outputs.base import KioskStats
+from edge.outputs.metrics import health, metrics_text
+from edge.outputs.site import LiveSite
 
 log = logging.getLogger(__name__)
+BOUNDARY = "edgesight-frame"
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+                    "Content-Security-Policy": "default-src 'self'; img-src 'self'; object-src 'none'; "
+                                               "frame-ancestors 'none'", "Cache-Control": "no-store"}
+__all__ = ["HttpOutput", "health", "metrics_text"]
 
 
-def health(stats: KioskStats, stale_s: float = 5.0) -> tuple[int, dict]:
-    """503 when the camera is down or no frame was processed for `stale_s` seconds."""
-    age = None if stats.last_frame_time is None else time.time() - stats.last_frame_time
-    ok = stats.camera_status == "ok" and age is not None and age < stale_s
-    status = ("ok" if stats.log_status == "ok" else "degraded") if ok else "unhealthy"
-    body = {"status": status, "camera": stats.camera_status, "event_log": stats.log_status,
-            "last_frame_age_s": None if age is None else round(age, 3), "frames": stats.frames,
-            "uptime_s": round(time.time() - stats.started, 1)}
-    return (200 if ok else 503), body
+class _Handler(BaseHTTPRequestHandler):
+    server_version, sys_version = "EdgeSight", ""
+    timeout = 15  # seconds a client may take to send its request (a stalled client is dropped)
+    output: HttpOutput  # set on the per-server subclass
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._dispatch()
 
-def metrics_text(stats: KioskStats) -> str:
-    lines = [
-        "# HELP edgesight_frames_total Frames processed.", "# TYPE edgesight_frames_total counter",
-        f"edgesight_frames_total {stats.frames}",
-        "# HELP edgesight_faces_total Faces classified (per frame).", "# TYPE edgesight_faces_total counter",
-        f"edgesight_faces_total {stats.faces}",
-        "# HELP edgesight_people_total People counted once per track, by smoothed verdict.",
-        "# TYPE edgesight_people_total counter",
-        *[f'edgesight_people_total{{verdict="{k}"}} {v}' for k, v in stats.people.items()],
-        "# HELP edgesight_alerts_total Monitor alerts (a score sustained above threshold), by label.",
-        "# TYPE edgesight_alerts_total counter",
-        *[f'edgesight_alerts_total{{label="{k}"}} {v}' for k, v in stats.alerts.items()],
-        "# HELP edgesight_fps Frames per second over the last 120 frames.", "# TYPE edgesight_fps gauge",
-        f"edgesight_fps {stats.fps():.3f}",
-        "# HELP edgesight_frame_latency_ms Detect+classify time per frame (last 300 frames).",
-        "# TYPE edgesight_frame_latency_ms summary",
-        *[f'edgesight_frame_latency_ms{{quantile="{q}"}} {v:.3f}' for q, v in stats.latency_quantiles().items()],
-        "# HELP edgesight_camera_up 1 while the camera delivers frames.", "# TYPE edgesight_camera_up gauge",
-        f"edgesight_camera_up {int(stats.camera_status == 'ok')}",
-        "# HELP edgesight_camera_reconnects_total Camera reopen attempts that succeeded.",
-        "# TYPE edgesight_camera_reconnects_total counter",
-        f"edgesight_camera_reconnects_total {stats.camera_reconnects}",
-        "# HELP edgesight_event_log_up 1 while event-log writes succeed.", "# TYPE edgesight_event_log_up gauge",
-        f"edgesight_event_log_up {int(stats.log_status == 'ok')}",
-    ]
-    return "\n".join(lines) + "\n"
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET  # all answered by the gate first
+
+    def _dispatch(self) -> None:
+        out = self.output
+        size = len(self.raw_requestline) + sum(len(k) + len(v) + 4 for k, v in self.headers.items())
+        if size > out.max_request_bytes:
+            return self._text(431, f"request line and headers over {out.max_request_bytes} bytes\n")
+        if self.headers.get("Transfer-Encoding") or (self.headers.get("Content-Length") or "0").strip() != "0":
+            return self._text(413, "this endpoint takes no request bodies\n")
+        if not out.gate.allow(self.client_address[0]):
+            return self._text(429, "too many requests\n", {"Retry-After": "1"})
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        if url.path == "/healthz" and self.command == "GET":
+            code, body = health(out.stats)
+            return self._send(code, "application/json", (json.dumps(body) + "\n").encode())
+        token = (query.get("token") or [None])[0]
+        if not out.gate.authorized(self.headers, token):
+            return self._text(401, "a token is needed: Authorization: Bearer <token>, or open /?token=<token>\n",
+                              {"WWW-Authenticate": 'Bearer realm="edgesight"'})
+        if self.command != "GET":
+            return self._text(405, "GET only\n", {"Allow": "GET"})
+        if token is not None and url.path == "/" and out.gate.token is not None:
+            # the link with the token sets an HttpOnly cookie and drops the token from the address bar
+            return self._send(303, "text/plain", b"", {"Location": "/", "Set-Cookie": f"{COOKIE}={token}; "
+                                                       "HttpOnly; SameSite=Strict; Path=/"})
+        self._route(url.path)
+
+    def _route(self, path: str) -> None:
+        out, site = self.output, self.output.site
+        if path == "/metrics":
+            return self._send(200, "text/plain; version=0.0.4", metrics_text(out.stats).encode())
+        if site is None:
+            return self._text(404, "not found: try /healthz or /metrics (the live page: outputs.http.live)\n")
+        if path == "/api/status":
+            return self._json(site.status(out.stats))
+        if path == "/api/events":
+            return self._json({"events": site.events()})
+        if path == "/snapshot.jpg":
+            jpeg = site.live.snapshot()
+            return self._send(200, "image/jpeg", jpeg) if jpeg else self._text(503, "no picture yet\n")
+        if path == "/stream.mjpg":
+            return self._stream(site)
+        if path in site.assets:
+            ctype, data = site.assets[path]
+            return self._send(200, ctype, data)
+        return self._text(404, "not found\n")
+
+    def _stream(self, site: LiveSite) -> None:
+        if site.live.viewers >= site.max_viewers:
+            return self._text(503, f"{site.max_viewers} viewers already; try again later\n", {"Retry-After": "5"})
+        self.send_response(200)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        for k, v in SECURITY_HEADERS.items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            for jpeg in site.live.stream():
+                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                                 .encode() + jpeg + b"\r\n")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass  # the viewer left
+
+    def _json(self, obj: dict) -> None:
+        self._send(200, "application/json", (json.dumps(obj) + "\n").encode())
+
+    def _text(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
+        self._send(code, "text/plain; charset=utf-8", text.encode(), headers)
+
+    def _send(self, code: int, ctype: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in {**SECURITY_HEADERS, **(headers or {})}.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, fmt: str, *args: object) -> None:
+        log.debug("http: " + fmt, *args)
 
 
 class HttpOutput:
     name = "http"
 
-    def __init__(self, stats: KioskStats, host: str = "127.0.0.1", port: int = 8080) -> None:
-        self.stats = stats
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path == "/healthz":
-                    code, body = health(stats)
-                    self._send(code, "application/json", json.dumps(body) + "\n")
-                elif self.path == "/metrics":
-                    self._send(200, "text/plain; version=0.0.4", metrics_text(stats))
-                else:
-                    self._send(404, "text/plain", "not found: try /healthz or /metrics\n")
-
-            def _send(self, code: int, ctype: str, text: str) -> None:
-                data = text.encode()
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, fmt: str, *args: object) -> None:
-                log.debug("http: " + fmt, *args)
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
+    def __init__(self, stats: KioskStats, host: str = "127.0.0.1", port: int = 8080, gate: Gate | None = None,
+                 site: LiveSite | None = None, max_request_bytes: int = 8192) -> None:
+        self.stats, self.gate, self.site, self.max_request_bytes = stats, gate or Gate(), site, max_request_bytes
+        handler = type("Handler", (_Handler,), {"output": self})
+        try:
+            check_bind(host, self.gate.token)
+            self._server = ThreadingHTTPServer((host, port), handler)
+        except BaseException:
+            if site is not None:
+                site.live.close()
+            raise
         self.address = self._server.server_address
         self._thread = threading.Thread(target=self._server.serve_forever, name="kiosk-http", daemon=True)
         self._thread.start()
 
     def handle(self, result: FrameResult, frame: np.ndarray) -> None:
-        pass  # reads the shared KioskStats
+        if self.site is not None:
+            self.site.live.handle(result, frame)  # O(1): the live view's own thread does the work
 
     def close(self) -> None:
+        if self.site is not None:
+            self.site.live.close()  # ends the open streams first
         self._server.shutdown()
         self._server.server_close()
