@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.kiosk.app import SAMPLE_CLIP, run_kiosk
+from edge.kiosk.app import run_kiosk
 from edge.kiosk.config import KioskConfig
 from edge.outputs.base import KioskStats
-from edge.sources import LoopSource, ReconnectingSource
+from edge.sources import SAMPLE_CLIP, LoopSource, ReconnectingSource
 
 
 def open_fds() -> int | None:

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from edge.kiosk.app import SAMPLE_CLIP
+from edge.sources import SAMPLE_CLIP
 from tests.conftest import clip_frames, error_lines, run_cli
 
 

@@ -181,7 +181,7 @@ def test_sustained_monitor_raises_once_per_episode():
 
 
 def test_edge_run_pain_bundle_per_face_and_monitor_events(fixture_set, tmp_path):
-    from edge.kiosk.app import SAMPLE_CLIP
+    from edge.sources import SAMPLE_CLIP
     from train.recipes.pain import PainConfig, train_pain
 
     train_pain(PainConfig(data=fixture_set, out=tmp_path, backbones=["mobilenet_v2"], heads=["lr"],

@@ -33,7 +33,7 @@ def load_input(path: str | None, size: int, channels: int) -> np.ndarray:
         if image is None:
             raise FileNotFoundError(f"{path}: not a readable image")
     else:
-        from edge.kiosk.app import SAMPLE_CLIP
+        from edge.sources import SAMPLE_CLIP
 
         cap = cv2.VideoCapture(str(SAMPLE_CLIP))
         cap.set(cv2.CAP_PROP_POS_FRAMES, 30)  # the first visitor, standing at the door
