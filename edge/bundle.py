@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from edge.errors import BundleError
+from edge.strict import FrozenModel
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -39,11 +40,7 @@ Format = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class InputSpec(_Strict):
+class InputSpec(FrozenModel):
     """The float tensor the preprocessing produces, without the batch axis."""
 
     shape: list[int] = Field(min_length=3, max_length=3, description="[H, W, C] or [C, H, W]")
@@ -51,7 +48,7 @@ class InputSpec(_Strict):
     layout: Literal["NHWC", "NCHW"] = "NHWC"
 
 
-class Preprocess(_Strict):
+class Preprocess(FrozenModel):
     """How a camera frame or image file becomes the model's float input."""
 
     resize: list[int] = Field(min_length=2, max_length=2, description="[height, width]")
@@ -64,7 +61,7 @@ class Preprocess(_Strict):
     )
 
 
-class QuantParams(_Strict):
+class QuantParams(FrozenModel):
     """Affine int8/uint8 quantization: real = scale * (q - zero_point)."""
 
     scale: float = Field(gt=0)
@@ -72,7 +69,7 @@ class QuantParams(_Strict):
     dtype: Literal["int8", "uint8"]
 
 
-class Metrics(_Strict):
+class Metrics(FrozenModel):
     """Measured on the bundle's evaluation set; agreement and diffs are against the Keras model. Without labels
     (a user's unlabelled calibration folder) there is no accuracy, only the distance from the Keras model."""
 
@@ -85,7 +82,7 @@ class Metrics(_Strict):
     per_class_accuracy: dict[str, float] = Field(default_factory=dict)
 
 
-class ModelFile(_Strict):
+class ModelFile(FrozenModel):
     path: str = Field(min_length=1)
     format: Format
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -98,7 +95,7 @@ class ModelFile(_Strict):
         "edge-convert --keep-float on the validation split")
 
 
-class HeadSpec(_Strict):
+class HeadSpec(FrozenModel):
     """A classifier head run after the model file: the model outputs features, the head turns them into scores.
 
     KNN and kernel SVMs have no exact single-graph form, so they ship as a scikit-learn ONNX model
@@ -113,7 +110,7 @@ class HeadSpec(_Strict):
     n_features: int = Field(gt=0, description="the model file's output width, the head's input width")
 
 
-class Evaluation(_Strict):
+class Evaluation(FrozenModel):
     dataset: str
     split: str
     n_samples: int = Field(gt=0)
@@ -122,7 +119,7 @@ class Evaluation(_Strict):
     )
 
 
-class Calibration(_Strict):
+class Calibration(FrozenModel):
     """Training images shipped in the bundle for int8 calibration, so the converter needs no dataset code."""
 
     sample_file: str = Field(min_length=1, description="npz: x uint8 (N, H, W, C), from the training split")
@@ -132,7 +129,7 @@ class Calibration(_Strict):
                                        "int8 chooses its float layers on (edge-convert --keep-float auto)")
 
 
-class Provenance(_Strict):
+class Provenance(FrozenModel):
     dataset: str
     split: str
     seed: int
@@ -144,7 +141,7 @@ class Provenance(_Strict):
     notes: str | None = None
 
 
-class Manifest(_Strict):
+class Manifest(FrozenModel):
     schema_version: Literal[1] = Field(alias="schema")
     name: str = Field(min_length=1)
     task: str = Field(min_length=1, description="what the model does, in a word (digits, mask, pain, ...); "

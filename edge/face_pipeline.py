@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from edge.detectors import DEFAULT_DETECTOR, DetectorConfig, open_detector
 from edge.mask_pipeline import MASK_LABEL, NO_MASK_LABEL, DetectSchedule, FacePipeline, MaskPipeline
+from edge.strict import StrictModel
 from edge.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,7 @@ log = logging.getLogger(__name__)
 KIOSK_MIN_FACE_PX = 60  # a person at the door; `edge-run` on a photo of a group looks for faces from 40 px
 
 
-class FacePipelineSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FacePipelineSettings(StrictModel):
 
     bundle: str = Field("mask", description="face bundle: built-in name or folder (mask, or a pain bundle)")
     format: str | None = Field(None, description="model file of the bundle (default: its default, tflite-int8)")

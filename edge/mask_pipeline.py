@@ -11,12 +11,13 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edge.classifier import Classifier
 from edge.crops import face_crop
 from edge.detectors.base import FaceDetector, reset_detector
 from edge.geometry import BBox
+from edge.strict import FrozenModel
 from edge.tracker import IoUTracker, TrackerConfig
 
 MASK_LABEL, NO_MASK_LABEL = "WithMask", "WithoutMask"
@@ -49,7 +50,7 @@ class FrameResult:
     alerts: list[dict] = field(default_factory=list)  # sustained-score events (edge.monitor), when monitoring
 
 
-class DetectSchedule(BaseModel):
+class DetectSchedule(FrozenModel):
     """When the detector runs. Between detections the tracks keep their boxes and are classified there.
 
     `adaptive`: once every visible track has settled and stood still (its centre moved less than `still`
@@ -57,8 +58,6 @@ class DetectSchedule(BaseModel):
     frames in a row, so a person who walks in is found at most `max_skip` frames later; with no track,
     or any track new or moving, it runs on every frame.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     every: int = Field(1, ge=1, le=30, description="run the detector on every k-th frame at most")
     adaptive: bool = Field(True, description="rest while every face is settled and still (see max_skip)")

@@ -11,9 +11,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edge.geometry import BBox
+from edge.strict import FrozenModel
 
 
 @dataclass
@@ -30,10 +31,8 @@ class Track:
         return np.mean(np.stack(self.history), axis=0) if self.history else None
 
 
-class TrackerConfig(BaseModel):
+class TrackerConfig(FrozenModel):
     """The tracker's settings; the kiosk config's `tracker:` section is this model."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     iou_match: float = Field(0.3, gt=0, lt=1, description="minimum IoU for a detection to continue a track")
     max_missed: int = Field(10, ge=0, description="frames a track survives unseen (detector misses, skipped "

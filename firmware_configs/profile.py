@@ -9,40 +9,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edge.kiosk.config import ConfigError, KioskConfig, load_yaml_model
+from edge.strict import StrictModel
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Camera(_Strict):
+class Camera(StrictModel):
     kind: Literal["csi", "usb"] = "csi"
     rotation: Literal[0, 90, 180, 270] = 0
     index: int = Field(0, ge=0)
 
 
-class Display(_Strict):
+class Display(StrictModel):
     enabled: bool = True
     rotate: Literal[0, 90, 180, 270] = 0
 
 
-class Network(_Strict):
+class Network(StrictModel):
     wifi_ssid: str | None = None
     wifi_psk_env: str | None = Field(None, description="name of the environment variable with the PSK")
     country: str = Field("GB", min_length=2, max_length=2)
 
 
-class User(_Strict):
+class User(StrictModel):
     name: str = Field("edgesight", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     ssh_keys: list[str] = Field(default_factory=list)
 
 
-class Profile(_Strict):
+class Profile(StrictModel):
     board: Literal["rpi4", "rpi5", "rpi-zero2w", "jetson-orin-nano"]
     hostname: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     camera: Camera = Camera()

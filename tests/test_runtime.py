@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -63,6 +64,23 @@ def test_runtime_never_imports_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().replace("'", '"')) == []
+
+
+def test_tensorflow_lite_fallback_is_said_plainly():
+    """Only TensorFlow's own tflite is there: the model still runs, and a warning names the light runtime."""
+    code = (
+        "import logging, numpy as np\n"
+        "logging.basicConfig(level=logging.WARNING, format='%(name)s %(message)s')\n"
+        "from edge.classifier import Classifier\n"
+        "print(Classifier('digits', fmt='tflite-int8').classify([np.zeros((28, 28), np.uint8)])[0].label)\n"
+    )
+    env = {**os.environ, "EDGESIGHT_TFLITE_RUNTIME": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() in {str(d) for d in range(10)}
+    assert "edge.backends.tflite TFLite runs through TensorFlow itself" in out.stderr
+    assert "pip install ai-edge-litert" in out.stderr
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "TensorFlow itself" not in plain.stderr
 
 
 def test_quantize_round_trip_and_clipping():

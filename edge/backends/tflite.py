@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from pathlib import Path
 
@@ -11,11 +12,14 @@ import numpy as np
 from edge.backends.base import Feeds, SingleTensorMixin, TensorInfo, check_feeds
 from edge.errors import BackendUnavailable, InferenceError, ModelLoadError
 
-# The order the product brief fixes: the maintained runtime first, TensorFlow itself last.
-_RUNTIMES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
+# The order the product brief fixes: the maintained runtime first, TensorFlow itself last. The last is a
+# fallback the edge package otherwise avoids (edge/ never imports TensorFlow): chosen only when nothing
+# lighter is installed, and then said in a warning and in every report's runtime name.
+_RUNTIMES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite.python.interpreter")
 _SHORT = {"ai_edge_litert": _RUNTIMES[0], "tflite_runtime": _RUNTIMES[1], "tensorflow": _RUNTIMES[2]}
 TFLITE_MAGIC = b"TFL3"
 SMALL_BATCH = 16
+_LOG = logging.getLogger(__name__)
 
 
 def load_interpreter_module():
@@ -30,6 +34,10 @@ def load_interpreter_module():
         except Exception as exc:  # noqa: BLE001 - any import failure just means "try the next"
             reasons.append(f"{name}: {type(exc).__name__}")
             continue
+        if name == _RUNTIMES[2]:
+            _LOG.warning("TFLite runs through TensorFlow itself (tensorflow.lite): no ai-edge-litert or "
+                         "tflite-runtime is installed. The edge runtime works, but loads all of TensorFlow; "
+                         "`pip install ai-edge-litert` for the light runtime a device should use.")
         return name, module
     raise BackendUnavailable("no TFLite runtime installed (pip install ai-edge-litert); tried " + "; ".join(reasons))
 

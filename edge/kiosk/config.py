@@ -11,36 +11,33 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from edge.errors import EdgeSightError
 from edge.face_pipeline import FacePipelineSettings
+from edge.strict import StrictModel
 
 DEFAULT_CONFIG = Path(__file__).parent / "default.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DisplaySettings(_Strict):
+class DisplaySettings(StrictModel):
     mode: Literal["auto", "window", "headless"] = "auto"  # auto: a window when the platform has a screen
     fullscreen: bool = True
     show_fps: bool = True
 
 
-class JsonlSettings(_Strict):
+class JsonlSettings(StrictModel):
     enabled: bool = True
     every_frame: bool = False  # False: one line per person counted
 
 
-class SqliteSettings(_Strict):
+class SqliteSettings(StrictModel):
     enabled: bool = True
     path: str = "~/.local/share/edgesight/kiosk-events.db"
     save_faces: bool = False  # face crops are personal data: off unless asked for
 
 
-class GpioSettings(_Strict):
+class GpioSettings(StrictModel):
     enabled: bool = False
     green: int | None = 17
     red: int | None = 27
@@ -51,7 +48,7 @@ class GpioSettings(_Strict):
     pin_factory: str = "auto"  # auto | mock | lgpio | rpigpio | pigpio | native
 
 
-class LiveSettings(_Strict):
+class LiveSettings(StrictModel):
     """The live page at / (camera with the kiosk's overlays, counts, events, health), served by the HTTP output."""
 
     enabled: bool = False
@@ -66,7 +63,7 @@ class LiveSettings(_Strict):
     events: int = Field(20, ge=1, le=500, description="latest events listed on the page")
 
 
-class HttpSettings(_Strict):
+class HttpSettings(StrictModel):
     enabled: bool = False
     host: str = "127.0.0.1"  # localhost only unless deliberately opened (then token_file is required)
     port: int = Field(8080, ge=0, le=65535)
@@ -87,7 +84,7 @@ class HttpSettings(_Strict):
         return self
 
 
-class MqttSettings(_Strict):
+class MqttSettings(StrictModel):
     """Events on MQTT: every event goes to an SQLite outbox first and is marked sent on the broker's PUBACK."""
 
     enabled: bool = False
@@ -110,7 +107,7 @@ class MqttSettings(_Strict):
     discovery_prefix: str = "homeassistant"
 
 
-class MonitorSettings(_Strict):
+class MonitorSettings(StrictModel):
     """Sustained-score alerts (a pain bundle: a face above threshold for sustain_s), sent through every output."""
 
     enabled: bool = False
@@ -119,7 +116,7 @@ class MonitorSettings(_Strict):
     sustain_s: float = Field(2.0, ge=0, description="seconds the smoothed score must stay above threshold")
 
 
-class OutputSettings(_Strict):
+class OutputSettings(StrictModel):
     jsonl: JsonlSettings = JsonlSettings()
     sqlite: SqliteSettings = SqliteSettings()
     gpio: GpioSettings = GpioSettings()

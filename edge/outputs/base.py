@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from edge.mask_pipeline import FrameResult
+from edge.mask_pipeline import MASK_LABEL, NO_MASK_LABEL, FrameResult
 
 WATCHED = ("camera_status", "log_status")  # state changes outputs may subscribe to (MQTT events)
 Listener = Callable[[str, str, str], None]  # (field, old value, new value)
@@ -28,7 +28,7 @@ class KioskStats:
     started: float = field(default_factory=time.time)
     frames: int = 0
     faces: int = 0
-    people: dict[str, int] = field(default_factory=lambda: {"WithMask": 0, "WithoutMask": 0})
+    people: dict[str, int] = field(default_factory=lambda: {MASK_LABEL: 0, NO_MASK_LABEL: 0})
     alerts: dict[str, int] = field(default_factory=dict)  # monitor mode: sustained-score alerts by label
     camera_status: str = "starting"
     camera_reconnects: int = 0
