@@ -180,6 +180,10 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     model = load_keras(bundle.model_path("keras"))
     # Re-save uncompiled: optimizer state is training baggage (it doubles the file for RMSprop).
     model.save(bundle.root / m.file("keras").path)
+    if m.pipeline_kind == "tensors":
+        from convert.tensor_convert import convert_tensors
+
+        return convert_tensors(bundle, model, cfg)
     data = conversion_data(bundle, cfg.data_path, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     head = _chained_head(bundle)  # identity unless the bundle chains a head after the model

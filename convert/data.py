@@ -42,6 +42,9 @@ def _npz(path: Path, key: str) -> np.ndarray:
 def from_bundle(bundle: Bundle) -> ConvertData:
     m = bundle.manifest
     cal, ev = m.calibration, m.evaluation
+    if m.pipeline_kind == "tensors" and ev is None:
+        raise EdgeSightError(f"{bundle.name}: a tensors bundle ships no evaluation images; give --data (the image "
+                             "folder or .npz to measure each output on)")
     if cal is None or ev is None or ev.sample_file is None:
         raise EdgeSightError(f"{bundle.name}: the bundle carries no calibration sample (manifest `calibration`); "
                              "give --data (an image folder or .npz), or write one with `edge-train "
@@ -103,4 +106,4 @@ def conversion_data(bundle: Bundle, data_path: str | Path | None, seed: int = 42
     m = bundle.manifest
     if data_path is None:
         return from_bundle(bundle)
-    return from_path(data_path, tuple(m.preprocess.resize), m.preprocess.color, m.labels, seed)
+    return from_path(data_path, tuple(m.preprocess.resize), m.preprocess.color, m.labels or None, seed)

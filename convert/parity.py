@@ -52,3 +52,13 @@ def run_file(path: Path, fmt: str, x: np.ndarray, threads: int | None = None):
         return probs, backend.input, backend.output
     finally:
         backend.close()
+
+
+def run_outputs(path: Path, fmt: str, x: np.ndarray, threads: int | None = None) -> list[np.ndarray]:
+    """Every output of a model file, de-quantized, through the edge runtime (tensors bundles)."""
+    backend = open_backend(backend_for_format(fmt), path, threads)
+    try:
+        raw = backend.run(backend.feeds(quantize(x, backend.input)))
+        return [dequantize(out, info) for out, info in zip(raw, backend.outputs)]
+    finally:
+        backend.close()

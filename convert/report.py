@@ -55,6 +55,7 @@ def to_markdown(report: dict) -> str:
         lines.append(f"| {r['format']} | {r['size_bytes'] / 1024:.1f} | {fmt('size_vs_fp32', '.1%')} | "
                      f"{fmt('accuracy', '.4f')} | {fmt('accuracy_drop_pp', '+.2f')} | {fmt('agreement', '.4f')} | "
                      f"{fmt('max_abs_diff', '.2e')} | {fmt('sqnr_db', '.1f')} | {_worst_class(r)} |")
+    lines += _per_output_table(report["files"])
     rw = report.get("int8_rewrite")
     if rw and rw.get("skipped"):
         lines += ["", f"int8 rewrite skipped, the graph was quantized as it is: {rw['skipped']}"]
@@ -74,6 +75,21 @@ def to_markdown(report: dict) -> str:
     lines += ["", f"Gate: {g.get('status', 'not set')}"]
     lines += [f"- {f}" for f in g.get("failures", [])]
     return "\n".join(lines) + "\n"
+
+
+def _per_output_table(rows: list[dict]) -> list[str]:
+    """Tensors bundles: each file's every output against the reference's (the main table shows the worst)."""
+    measured = [r for r in rows if r.get("per_output")]
+    if not measured:
+        return []
+    lines = ["", "Per output (the table above shows each file's worst output):", "",
+             "| format | output | SQNR dB | max abs diff | cosine | agreement |", "|---|---|---:|---:|---:|---:|"]
+    for r in measured:
+        for o in r["per_output"]:
+            agreement = f"{o['agreement']:.4f}" if o.get("agreement") is not None else "—"
+            lines.append(f"| {r['format']} | {o['name']} | {o['sqnr_db']:.1f} | {o['max_abs_diff']:.2e} | "
+                         f"{o['cosine']:.5f} | {agreement} |")
+    return lines
 
 
 def write_reports(root: Path, report: dict) -> tuple[Path, Path]:

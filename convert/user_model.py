@@ -126,17 +126,34 @@ def choose_preset_only(size: tuple[int, int], channels: int, said: PreprocessCho
 
 
 def model_io(model, path: Path) -> tuple[tuple[int, int, int], int]:
-    """((H, W, C), number of outputs) of a one-input, one-output image classifier."""
+    """((H, W, C), number of scores of the first output) of a one-input image model."""
     if len(model.inputs) != 1:
-        raise EdgeSightError(f"{path}: the model takes {len(model.inputs)} inputs; a classifier bundle takes one "
-                             "image (wrap the model so it does)")
-    if len(model.outputs) != 1:
-        raise EdgeSightError(f"{path}: the model gives {len(model.outputs)} outputs; edge-convert makes classifier "
-                             "bundles of one output")
+        raise EdgeSightError(f"{path}: the model takes {len(model.inputs)} inputs; a bundle takes one image (wrap "
+                             "the model so it does)")
     shape = tuple(model.inputs[0].shape[1:])
     if len(shape) != 3 or None in shape:
         raise EdgeSightError(f"{path}: input shape {shape}: expected a fixed (height, width, channels) image")
     return shape, int(model.outputs[0].shape[-1])
+
+
+def is_tensor_model(model) -> bool:
+    """A model with several outputs (a detector's boxes and scores, a multi-head model): converted as a
+    tensors bundle, its parity measured per output (convert/tensor_parity.py)."""
+    return len(model.outputs) > 1
+
+
+def output_names(model) -> list[str]:
+    """The model's outputs, named as Keras names them, in its output order."""
+    names = list(getattr(model, "output_names", None) or [])
+    return names if len(names) == len(model.outputs) else [f"output_{i}" for i in range(len(model.outputs))]
+
+
+def predict_outputs(model, x: np.ndarray) -> list[np.ndarray]:
+    """model.predict as a list in the model's output order (Keras may give a dict for named outputs)."""
+    out = model.predict(x, batch_size=256, verbose=0)
+    if isinstance(out, dict):
+        out = [out[name] for name in output_names(model)]
+    return [np.asarray(o) for o in (out if isinstance(out, list | tuple) else [out])]
 
 
 def write_samples(out: Path, data: ConvertData, seed: int) -> tuple[Evaluation | None, Calibration]:
@@ -163,30 +180,67 @@ def bundle_from_keras(model_path: Path, data_path: Path, out: Path, labels: list
     (h, w, c), n_out = model_io(model, model_path)
     preprocess, how = choose_preprocess(model, (h, w), c, said)
     data = from_path(data_path, (h, w), preprocess.color, labels, seed)
+    if is_tensor_model(model):
+        return _tensors_bundle(model, model_path, data, out, preprocess, how, seed, name)
     labels = labels or data.labels
     if labels is None:
         raise EdgeSightError(f"--data {data_path}: unlabelled images; give --labels for the model's {n_out} outputs")
     if len(labels) != n_out:
         raise EdgeSightError(f"the model gives {n_out} scores but the data has {len(labels)} classes ({labels}); "
                              "give the matching folder or --labels")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise EdgeSightError(f"{out}: exists and is not empty; choose a new folder for the bundle")
-    out.mkdir(parents=True, exist_ok=True)
-    if model_path.suffix == ".keras":
-        shutil.copy2(model_path, out / "model.keras")
-    else:
-        model.save(out / "model.keras")
+    out = _new_bundle_folder(out)
+    _save_keras(model, model_path, out)
     evaluation, calibration = write_samples(out, data, seed)
     manifest = Manifest(
         schema=1, name=name or Path(model_path).stem, task="classify", pipeline="image", labels=list(labels),
         input=InputSpec(shape=[h, w, c]), preprocess=preprocess,
         files=[describe_file(out, "model.keras", "keras")], evaluation=evaluation, calibration=calibration,
-        provenance=Provenance(dataset=str(data_path), split=data.split, seed=seed,
-                              recipe=f"imported from {Path(model_path).name}", library_versions=installed_versions(
-                                  ("edgesight", "keras", "tensorflow", "tensorflow-cpu", "numpy")),
-                              created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-                              notes=f"trained elsewhere; preprocessing {how}"),
+        provenance=_provenance(model_path, data, seed, f"trained elsewhere; preprocessing {how}"),
     )
     write_manifest(out, manifest)
+    return out
+
+
+def _new_bundle_folder(out: Path) -> Path:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise EdgeSightError(f"{out}: exists and is not empty; choose a new folder for the bundle")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _save_keras(model, model_path: Path, out: Path) -> None:
+    if Path(model_path).suffix == ".keras":
+        shutil.copy2(model_path, out / "model.keras")
+    else:
+        model.save(out / "model.keras")
+
+
+def _provenance(model_path: Path, data: ConvertData, seed: int, notes: str) -> Provenance:
+    return Provenance(dataset=data.source, split=data.split, seed=seed, recipe=f"imported from {Path(model_path).name}",
+                      library_versions=installed_versions(("edgesight", "keras", "tensorflow", "tensorflow-cpu",
+                                                           "numpy")),
+                      created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), notes=notes)
+
+
+def _tensors_bundle(model, model_path: Path, data: ConvertData, out: Path, preprocess: Preprocess, how: str,
+                    seed: int, name: str | None) -> Path:
+    """A model of several outputs: no labels, its outputs described from its answers on the calibration images,
+    a calibration sample and (without labels to score) no evaluation sample: `edge-convert --data` measures it."""
+    from convert.tensor_parity import describe_outputs
+    from edge.preprocess import prepare_dataset
+
+    out = _new_bundle_folder(out)
+    _save_keras(model, model_path, out)
+    _, calibration = write_samples(out, ConvertData(data.x_calibration, data.x_eval, None, None, None, data.source,
+                                                    data.split), seed)
+    probe = prepare_dataset(data.x_calibration[:16], preprocess)
+    outputs = describe_outputs(predict_outputs(model, probe), output_names(model))
+    h, w, c = (int(v) for v in model.inputs[0].shape[1:])
+    write_manifest(out, Manifest(
+        schema=1, name=name or Path(model_path).stem, task="tensors", pipeline="tensors", outputs=outputs,
+        input=InputSpec(shape=[h, w, c]), preprocess=preprocess, files=[describe_file(out, "model.keras", "keras")],
+        calibration=calibration,
+        provenance=_provenance(model_path, data, seed, f"trained elsewhere, {len(outputs)} outputs; preprocessing "
+                               f"{how}")))
     return out

@@ -25,8 +25,10 @@ MANIFEST_NAME = "manifest.json"
 BUILTIN_DIR = Path(__file__).parent / "models"
 
 # What the runtime does with a frame before this bundle sees it: classify the whole image, find and
-# MNIST-centre the digits in it, or find the faces (detector + tracker) and classify each face.
-Pipeline = Literal["image", "digits", "faces"]
+# MNIST-centre the digits in it, or find the faces (detector + tracker) and classify each face; or, for a
+# model that is not a classifier (a detector, an embedding or multi-head model), nothing: "tensors" bundles
+# give their raw output tensors (edge.backends, edge-bench), and their parity is measured per output.
+Pipeline = Literal["image", "digits", "faces", "tensors"]
 # Manifests written before `pipeline` existed: what their task meant (the one place a task name decides).
 LEGACY_PIPELINE = {"digits": "digits", "mask": "faces", "pain": "faces"}
 Format = Literal[
@@ -80,6 +82,20 @@ class Metrics(FrozenModel):
     sqnr_db: float | None = None
     accuracy_drop_pp: float | None = None
     per_class_accuracy: dict[str, float] = Field(default_factory=dict)
+    per_output: list[OutputParity] | None = Field(default=None, description="tensors bundles: each output's "
+                                                  "parity; the scalar fields above are then the worst output's")
+
+
+class OutputParity(FrozenModel):
+    """One output tensor of a converted file against the reference model's same output (ONNX Runtime's
+    quantization debugging, per tensor): SQNR, max abs diff, mean per-sample cosine similarity, and top-1
+    agreement only where the output is a class distribution."""
+
+    name: str
+    sqnr_db: float
+    max_abs_diff: float
+    cosine: float = Field(ge=-1.0001, le=1.0001)
+    agreement: float | None = Field(default=None, ge=0, le=1)
 
 
 class ModelFile(FrozenModel):
@@ -141,14 +157,25 @@ class Provenance(FrozenModel):
     notes: str | None = None
 
 
+class OutputSpec(FrozenModel):
+    """One output of a tensors bundle's model, in the reference model's order."""
+
+    name: str = Field(min_length=1)
+    shape: list[int] = Field(description="without the batch axis")
+    scores: bool = Field(description="a class distribution (rows of non-negative values summing to 1), so top-1 "
+                         "agreement is measured on it")
+
+
 class Manifest(FrozenModel):
     schema_version: Literal[1] = Field(alias="schema")
     name: str = Field(min_length=1)
     task: str = Field(min_length=1, description="what the model does, in a word (digits, mask, pain, ...); "
                       "informative: `pipeline` says how the runtime feeds it")
-    pipeline: Pipeline | None = Field(default=None, description="image | digits | faces (default: from the task "
-                                      "for older manifests, else image)")
-    labels: list[str] = Field(min_length=2)
+    pipeline: Pipeline | None = Field(default=None, description="image | digits | faces | tensors (default: from "
+                                      "the task for older manifests, else image)")
+    labels: list[str] = Field(default_factory=list, description="class names, in output order (at least two; "
+                              "none for a tensors bundle)")
+    outputs: list[OutputSpec] | None = Field(default=None, description="tensors bundles: the model's outputs")
     input: InputSpec
     preprocess: Preprocess
     files: list[ModelFile] = Field(min_length=1)
@@ -168,6 +195,10 @@ class Manifest(FrozenModel):
             raise ValueError(f"default_format: {self.default_format!r} is not among files")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels: duplicate label names")
+        if self.pipeline_kind != "tensors" and len(self.labels) < 2:
+            raise ValueError("labels: a classifier bundle needs at least two labels")
+        if self.pipeline_kind == "tensors" and not self.outputs:
+            raise ValueError("outputs: a tensors bundle lists its model's outputs")
         return self
 
     @property

@@ -33,6 +33,10 @@ class Classifier:
     def __init__(self, bundle: Bundle | str, fmt: str | None = None, threads: int | None = None,
                  **backend_options: object) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        if self.bundle.manifest.pipeline_kind == "tensors":
+            raise BundleError(f"{self.bundle.manifest.name}: a tensors bundle (a model of several outputs) gives raw "
+                              "tensors, not class scores: time it with edge-bench, run it with "
+                              "edge.backends.open_backend")
         self.format = fmt or self.bundle.default_format()
         path = self.bundle.model_path(self.format)
         self.backend: Backend = open_backend(backend_for_format(self.format), path, threads, **backend_options)

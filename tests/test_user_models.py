@@ -258,3 +258,70 @@ def test_the_ci_workflow_converts_a_users_model_and_folder(user_keras, imgs, tmp
                                                                                    report["files"]}
     assert summary.returncode == 0 and "| onnx-int8 |" in (tmp_path / "summary.md").read_text()
     assert (tmp_path / "converted" / "manifest.json").is_file()
+
+
+def _object_box(x: np.ndarray) -> np.ndarray:
+    """Each image's garment extent (rows and columns with ink) as (top, left, bottom, right) in 0..1."""
+    ink = x.max(axis=-1) > 30
+    rows, cols = ink.any(axis=2), ink.any(axis=1)
+    first = lambda a: a.argmax(axis=1)  # noqa: E731
+    last = lambda a: a.shape[1] - 1 - a[:, ::-1].argmax(axis=1)  # noqa: E731
+    return np.stack([first(rows), first(cols), last(rows), last(cols)], axis=1).astype("float32") / (SIZE - 1)
+
+
+@pytest.fixture(scope="module")
+def two_head_keras(imgs, tmp_path_factory) -> Path:
+    """A detector-like model trained elsewhere: a class distribution and a box regressor from one trunk."""
+    import keras
+
+    keras.utils.set_random_seed(2)
+    labels, x, y = _folder_arrays(imgs, "train")
+    inp = keras.Input((SIZE, SIZE, 3))
+    h = keras.layers.Rescaling(1 / 255.0)(inp)
+    for filters in (16, 32):
+        h = keras.layers.Conv2D(filters, 3, activation="relu", padding="same")(h)
+        h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    scores = keras.layers.Dense(len(labels), activation="softmax", name="scores")(h)
+    box = keras.layers.Dense(4, activation="sigmoid", name="box")(keras.layers.Dense(32, activation="relu")(h))
+    model = keras.Model(inp, [scores, box])
+    model.compile("adam", ["sparse_categorical_crossentropy", "mse"])
+    model.fit(x.astype("float32"), [y, _object_box(x)], epochs=6, batch_size=32, verbose=0)
+    path = tmp_path_factory.mktemp("model2") / "twohead.keras"
+    model.save(path)
+    return path
+
+
+def test_a_two_output_model_converts_with_parity_per_output(two_head_keras, imgs, tmp_path):
+    out = tmp_path / "b"
+    proc = run_cli("edge-convert", str(two_head_keras), "--data", str(imgs), "--out", str(out), "--formats",
+                   "tflite-fp32", "tflite-int8", "onnx-fp32", "onnx-int8", "--max-size-kb", "500", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["pipeline"] == "tensors" and manifest["labels"] == []
+    assert [(o["name"], o["shape"], o["scores"]) for o in manifest["outputs"]] == [("scores", [3], True),
+                                                                                 ("box", [4], False)]
+    report = json.loads((out / "parity.json").read_text())
+    rows = {r["format"]: r for r in report["files"]}
+    assert set(rows) == {"keras", "tflite-fp32", "tflite-int8", "onnx-fp32", "onnx-int8"}
+    for fmt, row in rows.items():
+        per = {o["name"]: o for o in row["per_output"]}
+        assert set(per) == {"scores", "box"}, fmt
+        assert per["box"].get("agreement") is None  # a regressor has no top-1 to agree on
+        assert "accuracy" not in row  # nothing invented: no labels are scored
+        floor = 60 if fmt.endswith("fp32") or fmt == "keras" else 15
+        assert min(o["sqnr_db"] for o in per.values()) > floor, (fmt, per)
+        assert per["box"]["cosine"] > 0.99 and per["scores"]["agreement"] >= 0.95, (fmt, per)
+        assert row["sqnr_db"] == min(o["sqnr_db"] for o in per.values())  # the summary is the worst output
+    assert report["gate"]["status"] == "pass"
+    md = (out / "parity.md").read_text()
+    assert "| tflite-int8 | box |" in md and "| onnx-int8 | scores |" in md
+    run = run_cli("edge-run", str(out), "--source", str(next((imgs / "test" / "tshirt").iterdir())))
+    assert run.returncode != 0 and "tensors" in error_lines(run, "edge-run")[0]
+    bench = run_cli("edge-bench", str(out), "--no-keras", "--formats", "tflite-int8", "onnx-int8", "--runs", "20",
+                    "--threads", "1", "--json")
+    assert bench.returncode == 0, bench.stderr[-1500:]
+    rows = json.loads(bench.stdout)["rows"]
+    measured = {r["config"]["format"] for r in rows if r["status"] == "ok"}
+    assert measured == {"tflite-int8", "onnx-int8"}
+    assert all(r.get("reason") for r in rows if r["status"] != "ok")  # a skipped delegate says why
