@@ -79,8 +79,10 @@ def add_parsers(sub) -> None:
                                 "  edge-train classify --data photos/ --backbone efficientnet_b0 --size 224\n"
                                 "then: edge-convert runs/photos/bundle && edge-run runs/photos/bundle --source IMG",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    clf.add_argument("--data", type=Path, required=True)
-    clf.add_argument("--out", type=Path, default=Path("runs/classify"))
+    clf.add_argument("--data", type=Path, required=True, help="your photos: one sub-folder per class (class/*.jpg), "
+                     "optionally under Train/ Validation/ Test/ (else a seeded stratified split)")
+    clf.add_argument("--out", type=Path, default=Path("runs/classify"), help="run folder: curves, confusion matrix, "
+                     "per-class report and bundle/ (default runs/classify)")
     clf.add_argument("--backbone", default="tiny-cnn", choices=("tiny-cnn", "mobilenet_v2", "mobilenet_v3_small",
                                                                 "efficientnet_b0"))
     clf.add_argument("--weights", default="none", help="imagenet (download), facemask (mobilenet_v2, offline), a "
