@@ -96,7 +96,7 @@ def test_live_view_encodes_only_while_watched_and_hides_faces():
     from edge.sources import SAMPLE_CLIP
 
     frame = clip_frames(SAMPLE_CLIP, 30)[-1]  # the first visitor at the door
-    box = open_detector("default").detect(frame)[0]
+    box = open_detector("default").detect(frame)[0].box
     result = FrameResult(0, [_face(box)], True)
     stats = KioskStats(camera_status="ok")
     live = LiveView(stats, fps=20)

@@ -3,7 +3,8 @@
 The settings are a union keyed on `type` (as Frigate's detector config is), so an option a detector
 lacks is an error naming it. On the command line a detector is `TYPE[:key=value,...]`, and `A+B`
 chains detectors (B runs only where A found nobody), e.g.
-    blazeface                                  the default: full-range BlazeFace at its defaults
+    default                                    the kiosk's default (DEFAULT_DETECTOR below, chosen by measurement)
+    blazeface                                  full-range BlazeFace at its defaults
     blazeface:model=short-range,tile_px=256    the short-range model with 256 px tiles
     haar:min_neighbors=5                       the seed paper's cascade
 Adding a detector is one module with a settings class and a detector class, and one line in PLUGINS.

@@ -7,6 +7,7 @@ so the event log is closed and the LEDs are switched off.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -63,69 +64,107 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
     stats = stats or KioskStats()
     pipeline = build_pipeline(cfg)
     stats.pipeline = f"{pipeline.detector.name} + {pipeline.classifier.format}"  # for the live page and MQTT
-    labels = pipeline.classifier.labels
-    monitor = SustainedMonitor(cfg.monitor.threshold, cfg.monitor.sustain_s) if cfg.monitor.enabled else None
     given = source is not None  # a caller's source is opened by the capture thread's start
     source = source or resolve_source(cfg.source, cfg.realtime)
-    outs = outputs if outputs is not None else build_outputs(cfg.outputs, stats)
     info = detect_platform()
-    preview = open_preview(cfg.display.mode, cfg.display.fullscreen, info.has_display)
-    capture = LatestFrame(source)
-    capture.start(open_source=given)
+    loop = _Loop(cfg, pipeline, source, LatestFrame(source),
+                 outputs if outputs is not None else build_outputs(cfg.outputs, stats),
+                 open_preview(cfg.display.mode, cfg.display.fullscreen, info.has_display), stats)
+    loop.capture.start(open_source=given)
+    loop.notifier.ready(f"kiosk: {pipeline.detector.name} + {cfg.bundle}")
+    try:
+        with _stop_on_signals(stop):
+            while not stop.is_set() and not loop.done(max_frames, duration_s) and loop.step():
+                pass
+    finally:
+        loop.close()
+    return loop.summary(info.board)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event):
+    """SIGTERM (systemd stop) and SIGINT end the loop cleanly; the previous handlers come back after."""
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    started, result = time.monotonic(), None
-    last_frame_at = started
-    notifier = SystemdNotifier()
-    notifier.ready(f"kiosk: {pipeline.detector.name} + {cfg.bundle}")
     try:
-        while not stop.is_set():
-            notifier.tick(f"{stats.frames} frames, camera {stats.camera_status}")
-            if max_frames is not None and stats.frames >= max_frames:
-                break
-            if duration_s is not None and time.monotonic() - started >= duration_s:
-                break
-            got = capture.get(timeout=0.5)
-            status = getattr(source, "status", "ok")
-            if got is not None:
-                last_frame_at = time.monotonic()
-            elif status == "ok" and time.monotonic() - last_frame_at > STALL_S:  # a driver that blocks, not fails
-                status = f"stalled: no frame for {time.monotonic() - last_frame_at:.0f} s"
-            stats.camera_status = status if got is None else "ok"
-            stats.camera_reconnects = getattr(source, "reconnects", 0)
-            if got is None:
-                if capture.finished:
-                    break
-                if not preview.show(draw(None, None, stats.camera_status)):
-                    break
-                continue
-            _, frame = got
-            result = pipeline.process(frame)
-            if monitor is not None:
-                alerts = face_alerts(monitor, result.faces, labels, cfg.monitor.label, time.monotonic())
-                result = dataclasses.replace(result, alerts=alerts)
-            stats.record(result)
-            for out in outs:
-                out.handle(result, frame)
-            stats.log_status = next((o.status for o in outs if getattr(o, "status", "ok") != "ok"), "ok")
-            fps = stats.fps() if cfg.display.show_fps else None
-            if not preview.show(draw(frame, result, "ok", fps)):
-                break
+        yield
     finally:
-        notifier.stopping()
-        capture.stop()
-        for out in outs:
-            out.close()
-        preview.close()
-        close_pipeline(pipeline)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    elapsed = time.monotonic() - started
-    return {"frames": stats.frames, "faces": stats.faces, "people": dict(stats.people), "alerts": dict(stats.alerts),
-            "seconds": round(elapsed, 2), "fps": round(stats.frames / elapsed, 2) if elapsed else 0.0,
-            "latency_ms": {k: round(v, 3) for k, v in stats.latency_quantiles().items()},
-            "dropped_frames": capture.dropped, "camera_reconnects": stats.camera_reconnects,
-            "detector": pipeline.detector.name, "model": pipeline.classifier.format,
-            "platform": info.board}
+
+
+@dataclasses.dataclass
+class _Loop:
+    """One kiosk run's parts and state; `step` is one turn of the loop: a frame (or its absence) handled."""
+
+    cfg: KioskConfig
+    pipeline: FacePipeline
+    source: FrameSource
+    capture: LatestFrame
+    outs: list[Output]
+    preview: object
+    stats: KioskStats
+    notifier: SystemdNotifier = dataclasses.field(default_factory=SystemdNotifier)
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    last_frame_at: float = dataclasses.field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        m = self.cfg.monitor
+        self.monitor = SustainedMonitor(m.threshold, m.sustain_s) if m.enabled else None
+
+    def done(self, max_frames: int | None, duration_s: float | None) -> bool:
+        self.notifier.tick(f"{self.stats.frames} frames, camera {self.stats.camera_status}")
+        if max_frames is not None and self.stats.frames >= max_frames:
+            return True
+        return duration_s is not None and time.monotonic() - self.started >= duration_s
+
+    def step(self) -> bool:
+        """Handle the newest frame, or show why there is none; False when the run should end."""
+        got = self.capture.get(timeout=0.5)
+        self._camera_health(got is not None)
+        if got is None:
+            return not self.capture.finished and self.preview.show(draw(None, None, self.stats.camera_status))
+        frame = got[1]
+        result = self.pipeline.process(frame)
+        if self.monitor is not None:
+            alerts = face_alerts(self.monitor, result.faces, self.pipeline.classifier.labels, self.cfg.monitor.label,
+                                 time.monotonic())
+            result = dataclasses.replace(result, alerts=alerts)
+        self.stats.record(result)
+        for out in self.outs:
+            out.handle(result, frame)
+        self.stats.log_status = next((o.status for o in self.outs if getattr(o, "status", "ok") != "ok"), "ok")
+        fps = self.stats.fps() if self.cfg.display.show_fps else None
+        return self.preview.show(draw(frame, result, "ok", fps))
+
+    def _camera_health(self, got_frame: bool) -> None:
+        """The camera's status as the outputs see it: the source's own word, or "stalled" for a driver that
+        blocks instead of failing."""
+        status = getattr(self.source, "status", "ok")
+        now = time.monotonic()
+        if got_frame:
+            self.last_frame_at = now
+        elif status == "ok" and now - self.last_frame_at > STALL_S:
+            status = f"stalled: no frame for {now - self.last_frame_at:.0f} s"
+        self.stats.camera_status = "ok" if got_frame else status
+        self.stats.camera_reconnects = getattr(self.source, "reconnects", 0)
+
+    def close(self) -> None:
+        self.notifier.stopping()
+        self.capture.stop()
+        for out in self.outs:
+            out.close()
+        self.preview.close()
+        close_pipeline(self.pipeline)
+
+    def summary(self, board: str) -> dict:
+        stats, elapsed = self.stats, time.monotonic() - self.started
+        return {"frames": stats.frames, "faces": stats.faces, "people": dict(stats.people),
+                "alerts": dict(stats.alerts), "seconds": round(elapsed, 2),
+                "fps": round(stats.frames / elapsed, 2) if elapsed else 0.0,
+                "latency_ms": {k: round(v, 3) for k, v in stats.latency_quantiles().items()},
+                "dropped_frames": self.capture.dropped, "camera_reconnects": stats.camera_reconnects,
+                "detector": self.pipeline.detector.name, "model": self.pipeline.classifier.format,
+                "platform": board}
