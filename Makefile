@@ -38,20 +38,23 @@ $(BIN)/.installed: pyproject.toml
 data: setup
 	$(BIN)/edge-train fetch all
 
-# The HTML report test opens the page in Debian's Chromium; installed when we are root, else that test skips.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
-	  echo "note: chromium not installed (needs root); the HTML report browser test will be skipped"; }
+# Debian packages the tests use, installed when we are root. Without them those tests skip -- except under
+# CI=true, where a failed install fails the run (and the tests fail on the missing tool instead of skipping).
+# browser: the HTML report and live-page tests open pages in Chromium.
+# tools: edge-flash builds a real FAT32 disk image (dosfstools, mtools), user-data is checked with cloud-init's schema.
+define apt_need
+	@if ! { $(1); } >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; then :; \
+	  elif [ "$$CI" = true ]; then echo "error: could not install $(2) (CI=true)" >&2; exit 1; \
+	  else echo "note: $(2) not installed (needs root); the tests that use them will skip"; fi; fi
+endef
 
-# edge-flash's tests build a real FAT32 disk image (dosfstools, mtools) and check user-data with cloud-init's own
-# schema; installed when root, else those tests skip.
+browser:
+	$(call apt_need,command -v chromium,chromium)
+
 tools:
-	@{ command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ]; } && command -v mcopy >/dev/null 2>&1 && \
-	  command -v cloud-init >/dev/null 2>&1 || \
-	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mtools dosfstools cloud-init \
-	  >/dev/null) || echo "note: mtools/dosfstools/cloud-init not installed (needs root); those tests will skip"; }
+	$(call apt_need,{ command -v mkfs.vfat || [ -x /usr/sbin/mkfs.vfat ]; } && command -v mcopy && command -v cloud-init,mtools dosfstools cloud-init)
 
 # The MQTT and fleet tests start Debian's mosquitto and Prometheus (with promtool) themselves, on loopback ports.
 # Installed when root; under CI=true a failed install fails the run (the tests would fail on the missing tool).

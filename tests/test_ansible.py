@@ -17,7 +17,10 @@ from tests.conftest import BIN, REPO
 
 PLAYBOOK = REPO / "firmware_configs/ansible/rollout.yml"
 MONITORING = REPO / "firmware_configs/ansible/monitoring.yml"
-pytestmark = pytest.mark.skipif(not (BIN / "ansible-playbook").exists(), reason="ansible-core not installed ([dev])")
+# ansible-core and ansible-lint come with the [dev] extra; under CI=true (make test installs [all]) a missing one
+# fails the tests instead of skipping them.
+pytestmark = pytest.mark.skipif(not (BIN / "ansible-playbook").exists() and os.environ.get("CI") != "true",
+                                reason="ansible-core not installed ([dev])")
 
 
 def _ansible(*args: str, **extra_vars) -> subprocess.CompletedProcess:
@@ -31,10 +34,11 @@ def _ansible(*args: str, **extra_vars) -> subprocess.CompletedProcess:
 
 def test_playbook_syntax_and_lint():
     assert _ansible("--syntax-check").returncode == 0
-    if (BIN / "ansible-lint").exists():
-        lint = subprocess.run([str(BIN / "ansible-lint"), str(PLAYBOOK), str(MONITORING)], capture_output=True,
-                              text=True, cwd=REPO / "firmware_configs/ansible", timeout=300)
-        assert lint.returncode == 0, lint.stdout + lint.stderr
+    if not (BIN / "ansible-lint").exists() and os.environ.get("CI") != "true":
+        pytest.skip("ansible-lint not installed ([dev])")
+    lint = subprocess.run([str(BIN / "ansible-lint"), str(PLAYBOOK), str(MONITORING)], capture_output=True,
+                          text=True, cwd=REPO / "firmware_configs/ansible", timeout=300)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_rollout_copies_verifies_switches_and_rolls_back(tmp_path):

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+from edge.errors import EdgeSightError
 from edge.kiosk.config import ConfigError, load_config
 from firmware_configs.profile import PROFILES_DIR, load_profile
 from firmware_configs.render import render
-from tests.conftest import error_lines, run_cli
+from tests.conftest import error_lines, require_tool, run_cli
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
@@ -38,7 +38,7 @@ def test_profile_errors_name_their_line(tmp_path):
 def test_render_writes_a_first_boot_kiosk(tmp_path):
     profile = load_profile("rpi4-kiosk").model_copy(update={"venv": sys.prefix})
     profile = profile.model_copy(update={"network": profile.network.model_copy(update={"wifi_ssid": "door"})})
-    with pytest.raises(Exception, match="EDGESIGHT_WIFI_PSK"):
+    with pytest.raises(EdgeSightError, match="EDGESIGHT_WIFI_PSK"):
         render(profile, "rpi4-kiosk", tmp_path / "nopsk", environ={})
     files = render(profile, "rpi4-kiosk", tmp_path, environ={"EDGESIGHT_WIFI_PSK": "s3cret-psk"})
     assert set(files) == {"config.txt", "user-data", "network-config", "edgesight-kiosk.service", "kiosk.yaml",
@@ -58,10 +58,10 @@ def test_render_writes_a_first_boot_kiosk(tmp_path):
                  "ProtectSystem=strict", "DevicePolicy=closed"):
         assert line in unit
     assert "gpu_mem=128" in files["config.txt"].read_text()
-    if shutil.which("systemd-analyze"):
-        proc = subprocess.run(["systemd-analyze", "verify", str(files["edgesight-kiosk.service"])],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
+    require_tool("systemd-analyze")
+    proc = subprocess.run(["systemd-analyze", "verify", str(files["edgesight-kiosk.service"])],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
 
 
 def test_coral_profile_gets_udev_rules(tmp_path):
@@ -90,8 +90,8 @@ def _disk_image(path, config_txt: str = "dtparam=audio=on\n") -> int:
     return start * 512
 
 
-@pytest.mark.skipif(not (shutil.which("mkfs.vfat") and shutil.which("mcopy")), reason="needs dosfstools + mtools")
 def test_write_into_a_real_disk_image_without_root(tmp_path):
+    require_tool("mkfs.vfat", "mcopy")
     img = tmp_path / "raspios.img"
     offset = _disk_image(img)
     proc = run_cli("edge-flash", "write", "rpi4-kiosk", "--image", str(img), "--json")
@@ -127,9 +127,9 @@ def test_jetson_gets_a_power_mode_unit(tmp_path):
     assert "picamera2" not in files["user-data"].read_text()  # a USB camera: no Pi camera stack
 
 
-@pytest.mark.skipif(not shutil.which("cloud-init"), reason="cloud-init (Debian package) not installed")
 @pytest.mark.parametrize("keys", [[], ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBexample kiosk-admin"]])
 def test_user_data_passes_cloud_inits_own_schema(tmp_path, keys):
+    require_tool("cloud-init")
     profile = load_profile("rpi4-kiosk")
     profile = profile.model_copy(update={"user": profile.user.model_copy(update={"ssh_keys": keys})})
     files = render(profile, "rpi4-kiosk", tmp_path, environ={})
@@ -166,9 +166,9 @@ def test_a_lan_kiosk_gets_its_own_token_never_in_the_profile(tmp_path):
     again = run_cli("edge-flash", "render", str(profile_path), "--out", str(tmp_path / "again"), "--tokens",
                     str(tokens))
     assert again.returncode == 0 and (tmp_path / "again" / "edgesight-http-token").read_text().strip() == token
-    if shutil.which("cloud-init"):
-        proc = subprocess.run(["cloud-init", "schema", "--config-file", str(files["user-data"])],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+    require_tool("cloud-init")
+    proc = subprocess.run(["cloud-init", "schema", "--config-file", str(files["user-data"])],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     loopback = render(load_profile("rpi4-kiosk"), "rpi4-kiosk", tmp_path / "plain", environ={}, tokens_dir=tokens)
     assert "edgesight-http-token" not in loopback and "no HTTP token" in loopback["user-data"].read_text()
