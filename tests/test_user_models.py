@@ -43,6 +43,18 @@ def _folder_arrays(root: Path, split: str):
     return read_classes(root / split, sorted(CLASSES.values()), (SIZE, SIZE), "rgb")
 
 
+def _small_trunk():
+    """Input and pooled features of a small CNN that normalises its own input with a Rescaling layer."""
+    import keras
+
+    inp = keras.Input((SIZE, SIZE, 3))
+    h = keras.layers.Rescaling(1 / 255.0)(inp)
+    for filters in (16, 32):
+        h = keras.layers.Conv2D(filters, 3, activation="relu", padding="same")(h)
+        h = keras.layers.MaxPooling2D()(h)
+    return inp, keras.layers.GlobalAveragePooling2D()(h)
+
+
 @pytest.fixture(scope="module")
 def user_keras(imgs, tmp_path_factory) -> Path:
     """A small Functional CNN 'trained elsewhere': it normalises its own input with a Rescaling layer."""
@@ -50,16 +62,16 @@ def user_keras(imgs, tmp_path_factory) -> Path:
 
     keras.utils.set_random_seed(1)
     labels, x, y = _folder_arrays(imgs, "train")
-    inp = keras.Input((SIZE, SIZE, 3))
-    h = keras.layers.Rescaling(1 / 255.0)(inp)
-    for filters in (16, 32):
-        h = keras.layers.Conv2D(filters, 3, activation="relu", padding="same")(h)
-        h = keras.layers.MaxPooling2D()(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
+    inp, h = _small_trunk()
     model = keras.Model(inp, keras.layers.Dense(len(labels), activation="softmax")(h))
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x.astype("float32"), y, epochs=8, batch_size=32, verbose=0)
-    path = tmp_path_factory.mktemp("model") / "mymodel.keras"
+    return _trained(model, x, y, "sparse_categorical_crossentropy", 8,
+                    tmp_path_factory.mktemp("model") / "mymodel.keras")
+
+
+def _trained(model, x, targets, losses, epochs: int, path: Path) -> Path:
+    """The model fitted on the folder's training images, saved where a user would keep it."""
+    model.compile("adam", losses)
+    model.fit(x.astype("float32"), targets, epochs=epochs, batch_size=32, verbose=0)
     model.save(path)
     return path
 
@@ -276,20 +288,12 @@ def two_head_keras(imgs, tmp_path_factory) -> Path:
 
     keras.utils.set_random_seed(2)
     labels, x, y = _folder_arrays(imgs, "train")
-    inp = keras.Input((SIZE, SIZE, 3))
-    h = keras.layers.Rescaling(1 / 255.0)(inp)
-    for filters in (16, 32):
-        h = keras.layers.Conv2D(filters, 3, activation="relu", padding="same")(h)
-        h = keras.layers.MaxPooling2D()(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
+    inp, h = _small_trunk()
     scores = keras.layers.Dense(len(labels), activation="softmax", name="scores")(h)
     box = keras.layers.Dense(4, activation="sigmoid", name="box")(keras.layers.Dense(32, activation="relu")(h))
     model = keras.Model(inp, [scores, box])
-    model.compile("adam", ["sparse_categorical_crossentropy", "mse"])
-    model.fit(x.astype("float32"), [y, _object_box(x)], epochs=6, batch_size=32, verbose=0)
-    path = tmp_path_factory.mktemp("model2") / "twohead.keras"
-    model.save(path)
-    return path
+    return _trained(model, x, [y, _object_box(x)], ["sparse_categorical_crossentropy", "mse"], 6,
+                    tmp_path_factory.mktemp("model2") / "twohead.keras")
 
 
 def test_a_two_output_model_converts_with_parity_per_output(two_head_keras, imgs, tmp_path):
