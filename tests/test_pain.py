@@ -81,8 +81,8 @@ def test_fused_model_equals_its_head_and_converts_to_int8(fixture_set, tmp_path,
     m = load_bundle(out / "bundle").manifest
     assert m.task == "pain" and m.labels == ["no_pain", "pain"] and "PIPELINE CHECK" in m.provenance.notes
     if head == "dnn":
-        proc = run_cli("edge-convert", str(out / "bundle"), "--data", str(fixture_set), "--formats", "tflite-int8",
-                       "--calibration-size", "32", "--json", timeout=600)
+        proc = run_cli("edge-convert", str(out / "bundle"), "--formats", "tflite-int8", "--calibration-size", "32",
+                       "--json", timeout=600)  # measured on the bundle's own subject-wise held-out sample
         assert proc.returncode == 0, proc.stderr
         converted = load_bundle(out / "bundle").manifest.file("tflite-int8").metrics
         assert converted.agreement is not None and converted.n_samples == summary["n_test"]
@@ -97,8 +97,8 @@ def test_fused_densenet_converts_through_the_int8_rewrite(fixture_set, tmp_path)
     summary = train_pain(PainConfig(data=fixture_set, out=out, backbones=["densenet121"], heads=["dnn"],
                                     weights="random", size=32, dnn_epochs=2, bundle="densenet121:dnn",
                                     progress=False))
-    proc = run_cli("edge-convert", str(out / "bundle"), "--data", str(fixture_set), "--formats", "tflite-int8",
-                   "--calibration-size", "16", "--json", timeout=600)
+    proc = run_cli("edge-convert", str(out / "bundle"), "--formats", "tflite-int8", "--calibration-size", "16",
+                   "--json", timeout=600)  # measured on the bundle's own subject-wise held-out sample
     assert proc.returncode == 0, proc.stderr
     rewrite = json.loads(proc.stdout)["int8_rewrite"]
     # 58 dense layers + 3 transitions + the final BN; 58 convs + 3 transition convs + the stem's BN
@@ -135,8 +135,8 @@ def test_knn_and_kernel_svm_ship_as_a_chained_onnx_head(fixture_set, tmp_path, h
     bundle = tmp_path / "bundle"
     m = load_bundle(bundle).manifest
     assert m.head.kind == kind and m.head.n_features == 1280 and (bundle / m.head.path).is_file()
-    proc = run_cli("edge-convert", str(bundle), "--data", str(fixture_set), "--formats", "tflite-int8", "onnx-fp32",
-                   "--calibration-size", "32", "--json", timeout=600)
+    proc = run_cli("edge-convert", str(bundle), "--formats", "tflite-int8", "onnx-fp32", "--calibration-size", "32",
+                   "--json", timeout=600)  # the bundle's subject-wise held-out sample, not a new split
     assert proc.returncode == 0, proc.stderr
     m = load_bundle(bundle).manifest
     assert m.head is not None  # conversion keeps the chain
