@@ -219,6 +219,10 @@ def _convert_onnx_only(bundle: Bundle, cfg: ConvertConfig) -> ConvertResult:
     from convert.onnx_source import quantize_from_onnx
 
     m = bundle.manifest
+    if m.pipeline_kind == "tensors":
+        from convert.tensor_convert import convert_onnx_tensors
+
+        return convert_onnx_tensors(bundle, cfg)
     data = conversion_data(bundle, cfg.data_path, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     head = _chained_head(bundle)

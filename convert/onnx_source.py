@@ -25,8 +25,8 @@ from edge.versions import installed_versions
 ONNX_FORMATS = ("onnx-fp32", "onnx-int8")
 
 
-def graph_io(path: Path) -> tuple[tuple[int, ...], str, int]:
-    """((H, W, C) or (C, H, W), layout, number of scores) of a one-input, one-output image classifier."""
+def graph_io(path: Path) -> tuple[tuple[int, ...], str, list[str]]:
+    """((H, W, C) or (C, H, W), layout, output names) of a one-input image model."""
     import onnx
 
     try:
@@ -37,46 +37,82 @@ def graph_io(path: Path) -> tuple[tuple[int, ...], str, int]:
     inputs = [i for i in model.graph.input if i.name not in init]
     if len(inputs) != 1:
         raise EdgeSightError(f"{path}: the model takes {len(inputs)} inputs; a classifier bundle takes one image")
-    if len(model.graph.output) != 1:
-        raise EdgeSightError(f"{path}: the model gives {len(model.graph.output)} outputs; edge-convert makes "
-                             "classifier bundles of one output")
     dims = [d.dim_value if d.dim_value > 0 else None for d in inputs[0].type.tensor_type.shape.dim]
     if len(dims) != 4 or None in dims[1:]:
         raise EdgeSightError(f"{path}: input shape {dims}: expected a fixed 4-D image (N, C, H, W) or (N, H, W, C)")
-    out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
     layout = "NCHW" if dims[1] in (1, 3) and dims[3] not in (1, 3) else "NHWC"
-    return tuple(dims[1:]), layout, int(out_dims[-1])
+    return tuple(dims[1:]), layout, [o.name for o in model.graph.output]
+
+
+def _scores(path: Path) -> int:
+    """The width of a one-output classifier's scores (the last axis of its output)."""
+    import onnx
+
+    out = onnx.load(str(path), load_external_data=False).graph.output[0]
+    return int(out.type.tensor_type.shape.dim[-1].dim_value)
 
 
 def bundle_from_onnx(model_path: Path, data_path: Path, out: Path, labels: list[str] | None = None,
                      said: PreprocessChoice = PreprocessChoice(), seed: int = 42, name: str | None = None) -> Path:
     """Write a bundle (model_fp32.onnx, manifest, samples) from a user's ONNX model and data."""
-    shape, layout, n_out = graph_io(model_path)
+    shape, layout, outputs = graph_io(model_path)
     c, h, w = shape if layout == "NCHW" else (shape[2], shape[0], shape[1])
     preprocess, how = choose_preset_only((h, w), c, said, "an ONNX graph carries no Rescaling layer to read")
     data = from_path(data_path, (h, w), preprocess.color, labels, seed)
+    if len(outputs) > 1:
+        return _tensors_bundle(model_path, data, out, shape, layout, preprocess, how, outputs, seed, name)
+    n_out = _scores(model_path)
     labels = labels or data.labels
     if labels is None or len(labels) != n_out:
         raise EdgeSightError(f"the model gives {n_out} scores but the data has "
                              f"{len(labels) if labels else 'no'} classes ({labels}); give the matching folder or "
                              "--labels")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise EdgeSightError(f"{out}: exists and is not empty; choose a new folder for the bundle")
-    out.mkdir(parents=True, exist_ok=True)
+    out = _new_folder(out)
     shutil.copy2(model_path, out / "model_fp32.onnx")
     evaluation, calibration = write_samples(out, data, seed)
     write_manifest(out, Manifest(
         schema=1, name=name or Path(model_path).stem, task="classify", pipeline="image", labels=list(labels),
         input=InputSpec(shape=list(shape), layout=layout), preprocess=preprocess,
         files=[describe_file(out, "model_fp32.onnx", "onnx-fp32")], evaluation=evaluation, calibration=calibration,
-        provenance=Provenance(dataset=str(data_path), split=data.split, seed=seed,
-                              recipe=f"imported from {Path(model_path).name}",
-                              library_versions=installed_versions(("edgesight", "onnx", "onnxruntime", "numpy")),
-                              created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-                              notes=f"trained elsewhere, ONNX {layout}; preprocessing {how}"),
+        provenance=_provenance(model_path, data, seed, f"trained elsewhere, ONNX {layout}; preprocessing {how}"),
     ))
     return out
+
+
+def _tensors_bundle(model_path: Path, data: ConvertData, out: Path, shape: tuple[int, ...], layout: str,
+                    preprocess, how: str, outputs: list[str], seed: int, name: str | None) -> Path:
+    """An ONNX model of several outputs: a tensors bundle, measured per output (convert/tensor_parity.py)."""
+    from convert.parity import run_outputs
+    from convert.tensor_parity import describe_outputs
+    from edge.preprocess import prepare_dataset
+
+    out = _new_folder(out)
+    shutil.copy2(model_path, out / "model_fp32.onnx")
+    _, calibration = write_samples(out, ConvertData(data.x_calibration, data.x_eval, None, None, None, data.source,
+                                                    data.split), seed)
+    probe = run_outputs(out / "model_fp32.onnx", "onnx-fp32",
+                        prepare_dataset(data.x_calibration[:16], preprocess, layout))
+    write_manifest(out, Manifest(
+        schema=1, name=name or Path(model_path).stem, task="tensors", pipeline="tensors",
+        outputs=describe_outputs(probe, outputs), input=InputSpec(shape=list(shape), layout=layout),
+        preprocess=preprocess, files=[describe_file(out, "model_fp32.onnx", "onnx-fp32")], calibration=calibration,
+        provenance=_provenance(model_path, data, seed, f"trained elsewhere, ONNX {layout}, {len(outputs)} outputs; "
+                               f"preprocessing {how}")))
+    return out
+
+
+def _new_folder(out: Path) -> Path:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise EdgeSightError(f"{out}: exists and is not empty; choose a new folder for the bundle")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _provenance(model_path: Path, data: ConvertData, seed: int, notes: str) -> Provenance:
+    return Provenance(dataset=data.source, split=data.split, seed=seed, recipe=f"imported from {Path(model_path).name}",
+                      library_versions=installed_versions(("edgesight", "onnx", "onnxruntime", "numpy")),
+                      created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), notes=notes)
 
 
 def quantize_from_onnx(bundle, data: ConvertData, cfg, rng: np.random.Generator) -> dict:

@@ -27,8 +27,6 @@ def convert_tensors(bundle: Bundle, model, cfg):
     """Export every requested format of a tensors bundle, measure each per output, decide the size gate."""
     from tqdm import tqdm
 
-    from convert.bundle_convert import ConvertResult
-
     if cfg.keep_float not in (None, ()):
         raise EdgeSightError("--keep-float picks float layers by class agreement; a model of several outputs has "
                              "no single class to agree on (convert without --keep-float)")
@@ -51,11 +49,39 @@ def convert_tensors(bundle: Bundle, model, cfg):
             entries[fmt] = describe_file(bundle.root, filename, fmt, metrics=metrics[fmt])
     finally:
         shutil.rmtree(ctx.workdir, ignore_errors=True)
+    return _finish(bundle, cfg, metrics, entries, f"{len(x)} images: {data.split}", "keras")
+
+
+def convert_onnx_tensors(bundle: Bundle, cfg):
+    """A user's ONNX model of several outputs: its fp32 file is the reference, the int8 file measured per output."""
+    import numpy as np
+
+    from convert.onnx_source import quantize_from_onnx
+
+    m = bundle.manifest
+    data = conversion_data(bundle, cfg.data_path, cfg.seed)
+    x = prepare_dataset(data.x_eval[:cfg.limit_eval] if cfg.limit_eval else data.x_eval, m.preprocess,
+                        m.input.layout)
+    reference = parity.run_outputs(bundle.model_path("onnx-fp32"), "onnx-fp32", x)
+    metrics = {"onnx-fp32": output_parity(reference, reference, m.outputs)}
+    entries = {"onnx-fp32": describe_file(bundle.root, m.file("onnx-fp32").path, "onnx-fp32",
+                                          metrics=metrics["onnx-fp32"])}
+    for fmt, filename in quantize_from_onnx(bundle, data, cfg, np.random.default_rng(cfg.seed)).items():
+        metrics[fmt] = output_parity(reference, parity.run_outputs(bundle.root / filename, fmt, x), m.outputs)
+        entries[fmt] = describe_file(bundle.root, filename, fmt, metrics=metrics[fmt])
+    return _finish(bundle, cfg, metrics, entries, f"{len(x)} images: {data.split}", "onnx-fp32")
+
+
+def _finish(bundle: Bundle, cfg, metrics: dict, entries: dict, described: str, reference: str):
+    """Manifest, gates, reports: decided once, as for a classifier bundle."""
+    from convert.bundle_convert import ConvertResult
+
+    m = bundle.manifest
     default = cfg.default_format if cfg.default_format in entries else next(
         (f for f in INT8_FORMATS if f in entries), None)
     manifest = m.model_copy(update={"files": list(entries.values()), "default_format": default})
     write_manifest(bundle.root, type(m).model_validate(manifest.model_dump(by_alias=True)))
-    gate_info = gates.decide(metrics, entries, cfg.max_drop, cfg.min_relative, cfg.max_size_kb)
-    report = report_dict(load_bundle(bundle.root).manifest, f"{len(x)} images: {data.split}", gate_info)
+    gate_info = gates.decide(metrics, entries, cfg.max_drop, cfg.min_relative, cfg.max_size_kb, reference=reference)
+    report = report_dict(load_bundle(bundle.root).manifest, described, gate_info, reference=reference)
     write_reports(bundle.root, report)
     return ConvertResult(bundle.root, report, gate_info["failures"])

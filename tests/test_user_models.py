@@ -320,6 +320,14 @@ def test_a_two_output_model_converts_with_parity_per_output(two_head_keras, imgs
     assert report["gate"]["status"] == "pass"
     md = (out / "parity.md").read_text()
     assert "| tflite-int8 | box |" in md and "| onnx-int8 | scores |" in md
+    onnx_out = tmp_path / "from-onnx"  # the same model as an ONNX file of two outputs, as PyTorch would give it
+    proc = run_cli("edge-convert", str(out / "model_fp32.onnx"), "--data", str(imgs), "--out", str(onnx_out),
+                   "--preprocess", "raw", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {r["format"]: r for r in json.loads((onnx_out / "parity.json").read_text())["files"]}
+    assert set(rows) == {"onnx-fp32", "onnx-int8"} and rows["onnx-fp32"]["sqnr_db"] == 300.0
+    per = {o["name"]: o for o in rows["onnx-int8"]["per_output"]}
+    assert set(per) == {"scores", "box"} and per["scores"]["agreement"] >= 0.95 and per["box"]["cosine"] > 0.99
     run = run_cli("edge-run", str(out), "--source", str(next((imgs / "test" / "tshirt").iterdir())))
     assert run.returncode != 0 and "tensors" in error_lines(run, "edge-run")[0]
     bench = run_cli("edge-bench", str(out), "--no-keras", "--formats", "tflite-int8", "onnx-int8", "--runs", "20",
