@@ -10,19 +10,24 @@ TFLite from ONNX needs onnx2tf, which pulls TensorFlow and onnx-graphsurgeon: wh
 
 from __future__ import annotations
 
-import datetime as _dt
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from convert.data import ConvertData, from_path
-from convert.user_model import PreprocessChoice, choose_preset_only, write_samples
-from edge.bundle import InputSpec, Manifest, Provenance, describe_file, write_manifest
+from convert.user_model import (
+    PreprocessChoice,
+    choose_preset_only,
+    imported_provenance,
+    new_bundle_folder,
+    write_samples,
+)
+from edge.bundle import InputSpec, Manifest, describe_file, write_manifest
 from edge.errors import EdgeSightError
-from edge.versions import installed_versions
 
 ONNX_FORMATS = ("onnx-fp32", "onnx-int8")
+ONNX_LIBRARIES = ("edgesight", "onnx", "onnxruntime", "numpy")
 
 
 def graph_io(path: Path) -> tuple[tuple[int, ...], str, list[str]]:
@@ -67,14 +72,15 @@ def bundle_from_onnx(model_path: Path, data_path: Path, out: Path, labels: list[
         raise EdgeSightError(f"the model gives {n_out} scores but the data has "
                              f"{len(labels) if labels else 'no'} classes ({labels}); give the matching folder or "
                              "--labels")
-    out = _new_folder(out)
+    out = new_bundle_folder(out)
     shutil.copy2(model_path, out / "model_fp32.onnx")
     evaluation, calibration = write_samples(out, data, seed)
     write_manifest(out, Manifest(
         schema=1, name=name or Path(model_path).stem, task="classify", pipeline="image", labels=list(labels),
         input=InputSpec(shape=list(shape), layout=layout), preprocess=preprocess,
         files=[describe_file(out, "model_fp32.onnx", "onnx-fp32")], evaluation=evaluation, calibration=calibration,
-        provenance=_provenance(model_path, data, seed, f"trained elsewhere, ONNX {layout}; preprocessing {how}"),
+        provenance=imported_provenance(model_path, data, seed, f"trained elsewhere, ONNX {layout}; preprocessing {how}",
+                                       ONNX_LIBRARIES),
     ))
     return out
 
@@ -86,7 +92,7 @@ def _tensors_bundle(model_path: Path, data: ConvertData, out: Path, shape: tuple
     from convert.tensor_parity import describe_outputs
     from edge.preprocess import prepare_dataset
 
-    out = _new_folder(out)
+    out = new_bundle_folder(out)
     shutil.copy2(model_path, out / "model_fp32.onnx")
     _, calibration = write_samples(out, ConvertData(data.x_calibration, data.x_eval, None, None, None, data.source,
                                                     data.split), seed)
@@ -96,23 +102,9 @@ def _tensors_bundle(model_path: Path, data: ConvertData, out: Path, shape: tuple
         schema=1, name=name or Path(model_path).stem, task="tensors", pipeline="tensors",
         outputs=describe_outputs(probe, outputs), input=InputSpec(shape=list(shape), layout=layout),
         preprocess=preprocess, files=[describe_file(out, "model_fp32.onnx", "onnx-fp32")], calibration=calibration,
-        provenance=_provenance(model_path, data, seed, f"trained elsewhere, ONNX {layout}, {len(outputs)} outputs; "
-                               f"preprocessing {how}")))
+        provenance=imported_provenance(model_path, data, seed, f"trained elsewhere, ONNX {layout}, "
+                                       f"{len(outputs)} outputs; preprocessing {how}", ONNX_LIBRARIES)))
     return out
-
-
-def _new_folder(out: Path) -> Path:
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise EdgeSightError(f"{out}: exists and is not empty; choose a new folder for the bundle")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _provenance(model_path: Path, data: ConvertData, seed: int, notes: str) -> Provenance:
-    return Provenance(dataset=data.source, split=data.split, seed=seed, recipe=f"imported from {Path(model_path).name}",
-                      library_versions=installed_versions(("edgesight", "onnx", "onnxruntime", "numpy")),
-                      created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), notes=notes)
 
 
 def quantize_from_onnx(bundle, data: ConvertData, cfg, rng: np.random.Generator) -> dict:

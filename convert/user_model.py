@@ -188,20 +188,20 @@ def bundle_from_keras(model_path: Path, data_path: Path, out: Path, labels: list
     if len(labels) != n_out:
         raise EdgeSightError(f"the model gives {n_out} scores but the data has {len(labels)} classes ({labels}); "
                              "give the matching folder or --labels")
-    out = _new_bundle_folder(out)
+    out = new_bundle_folder(out)
     _save_keras(model, model_path, out)
     evaluation, calibration = write_samples(out, data, seed)
     manifest = Manifest(
         schema=1, name=name or Path(model_path).stem, task="classify", pipeline="image", labels=list(labels),
         input=InputSpec(shape=[h, w, c]), preprocess=preprocess,
         files=[describe_file(out, "model.keras", "keras")], evaluation=evaluation, calibration=calibration,
-        provenance=_provenance(model_path, data, seed, f"trained elsewhere; preprocessing {how}"),
+        provenance=imported_provenance(model_path, data, seed, f"trained elsewhere; preprocessing {how}"),
     )
     write_manifest(out, manifest)
     return out
 
 
-def _new_bundle_folder(out: Path) -> Path:
+def new_bundle_folder(out: Path) -> Path:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise EdgeSightError(f"{out}: exists and is not empty; choose a new folder for the bundle")
@@ -216,10 +216,14 @@ def _save_keras(model, model_path: Path, out: Path) -> None:
         model.save(out / "model.keras")
 
 
-def _provenance(model_path: Path, data: ConvertData, seed: int, notes: str) -> Provenance:
+KERAS_LIBRARIES = ("edgesight", "keras", "tensorflow", "tensorflow-cpu", "numpy")
+
+
+def imported_provenance(model_path: Path, data: ConvertData, seed: int, notes: str,
+                        libraries: tuple[str, ...] = KERAS_LIBRARIES) -> Provenance:
+    """Where an imported model's bundle came from: the user's file, the data it was measured on, the versions."""
     return Provenance(dataset=data.source, split=data.split, seed=seed, recipe=f"imported from {Path(model_path).name}",
-                      library_versions=installed_versions(("edgesight", "keras", "tensorflow", "tensorflow-cpu",
-                                                           "numpy")),
+                      library_versions=installed_versions(libraries),
                       created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), notes=notes)
 
 
@@ -230,7 +234,7 @@ def _tensors_bundle(model, model_path: Path, data: ConvertData, out: Path, prepr
     from convert.tensor_parity import describe_outputs
     from edge.preprocess import prepare_dataset
 
-    out = _new_bundle_folder(out)
+    out = new_bundle_folder(out)
     _save_keras(model, model_path, out)
     _, calibration = write_samples(out, ConvertData(data.x_calibration, data.x_eval, None, None, None, data.source,
                                                     data.split), seed)
@@ -241,6 +245,6 @@ def _tensors_bundle(model, model_path: Path, data: ConvertData, out: Path, prepr
         schema=1, name=name or Path(model_path).stem, task="tensors", pipeline="tensors", outputs=outputs,
         input=InputSpec(shape=[h, w, c]), preprocess=preprocess, files=[describe_file(out, "model.keras", "keras")],
         calibration=calibration,
-        provenance=_provenance(model_path, data, seed, f"trained elsewhere, {len(outputs)} outputs; preprocessing "
-                               f"{how}")))
+        provenance=imported_provenance(model_path, data, seed,
+                                       f"trained elsewhere, {len(outputs)} outputs; preprocessing {how}")))
     return out
