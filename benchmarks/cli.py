@@ -14,15 +14,19 @@ EPILOG = """examples:
   edge-bench                                   # the built-in digits bundle, full matrix on this machine
   edge-bench digits fashion --out reports/     # JSON, CSV, Markdown and an HTML page with plots
   edge-bench digits --recommend --max-drop 0.5 # fastest file + delegate within 0.5 pp of fp32
-  edge-bench model.tflite other.onnx --runs 500 --threads 1 4
+  edge-bench model.tflite other.onnx --runs 500 --threads 1 4   # a fixed count instead of the stopping rule
+  edge-bench digits --target-ci 1 --budget-seconds 30           # tighter intervals, more time
   edge-bench blazeface-short-range --input-shape 1x240x320x3   # a detector file by its catalog name
   edge-bench digits --baseline benchmarks/reference/x86_64-ci.json --max-regression 10   # CI gate, exit 3
 
 The matrix: TFLite with 1..N threads, XNNPACK on and off, the GPU and Edge TPU delegates where their
 libraries load; ONNX Runtime with every execution provider this build has; Keras model.predict on one
 image as the reference (when TensorFlow is installed). Anything unavailable is a row "skipped: <reason>".
-Each configuration runs in its own process: load, first inference, --warmup untimed runs, then --runs
-timed invokes (or --min-seconds); mean, std, min, p50, p90, p99, max, throughput at --batch, peak RSS,
+Each configuration runs in its own process: load, first inference, --warmup untimed runs; then all of them
+are timed in interleaved rounds (batches of about 0.25 s each, round-robin) until a configuration's p50
+95 % interval is within ±--target-ci % or its --budget-seconds are spent (or --runs forces a count); the
+row says which stopped it. Intervals are distribution-free order-statistic (binomial) 95 % intervals for
+p50 and p90. Mean, std, min, p50, p90, p99, max, throughput at --batch, peak RSS,
 size, accuracy and top-1 agreement with fp32 on the bundle's evaluation sample (or --dataset NPZ with
 x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
 Calibration sweeps: edge-bench calibrate --help. The whole kiosk loop, per stage: edge-bench pipeline --help.
@@ -39,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
                    ".tflite/.onnx/.keras files (default: digits)")
     p.add_argument("--formats", nargs="+", help="only these bundle formats (e.g. tflite-int8 onnx-fp32)")
     p.add_argument("--threads", nargs="+", type=int, help="thread counts (default: 1, 2, 4 ... up to the cores)")
-    p.add_argument("--runs", type=int, default=200, help="timed invokes per configuration (default 200)")
+    p.add_argument("--runs", type=int, help="force this many timed invokes per configuration (default: run until "
+                   "the p50's 95 %% interval is within ±--target-ci or --budget-seconds end)")
+    p.add_argument("--target-ci", type=float, default=2.0, help="stop a configuration once its p50's 95 %% interval "
+                   "is within ± this %% (default 2)")
+    p.add_argument("--budget-seconds", type=float, default=10.0, help="timed seconds per configuration at most "
+                   "(default 10)")
     p.add_argument("--warmup", type=int, default=20, help="untimed invokes first (default 20)")
     p.add_argument("--min-seconds", type=float, default=0.0, help="keep timing at least this long")
     p.add_argument("--batch", type=int, default=1, help="batch size for the throughput figure (default 1)")
@@ -57,9 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _ci(ci: list) -> str:
+    return "[" + ", ".join("?" if v is None else f"{v:.3f}" for v in ci) + "]"
+
+
 def _progress(i: int, n: int, row: dict) -> None:
     cfg = row["config"]["id"]
-    detail = f"p50 {row['p50_ms']:.3f} ms" if row["status"] == "ok" else f"{row['status']}: {row.get('reason', '')}"
+    detail = (f"p50 {row['p50_ms']:.3f} ms {_ci(row['p50_ci_ms'])} after {row['runs']} runs (stopped by "
+              f"{row['stopped_by']})" if row["status"] == "ok" else f"{row['status']}: {row.get('reason', '')}")
     print(f"[{i}/{n}] {cfg}: {detail[:110]}", file=sys.stderr, flush=True)
 
 
@@ -70,8 +84,10 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.report import to_terminal, write_all
     from benchmarks.runner import Settings, run_matrix
 
-    if args.runs < 1 or args.batch < 1 or args.warmup < 0:
+    if (args.runs is not None and args.runs < 1) or args.batch < 1 or args.warmup < 0:
         raise ValueError("--runs and --batch must be at least 1, --warmup at least 0")
+    if args.target_ci <= 0 or args.budget_seconds <= 0:
+        raise ValueError("--target-ci and --budget-seconds must be positive")
     configs = build_matrix(args.inputs, threads=args.threads, keras_reference=not args.no_keras,
                            xnnpack_off=not args.xnnpack_only)
     if args.formats:
@@ -80,7 +96,8 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
             raise ValueError(f"--formats {' '.join(args.formats)}: no such file in the inputs")
     shape = [int(v) for v in args.input_shape.lower().split("x")] if args.input_shape else None
     settings = Settings(runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch,
-                        dataset=args.dataset, input_shape=shape)
+                        dataset=args.dataset, input_shape=shape, target_ci_pct=args.target_ci,
+                        budget_s=args.budget_seconds)
     command = "edge-bench " + " ".join(shlex.quote(a) for a in argv)
     report = run_matrix(configs, settings, command, progress=_progress)
     if args.recommend:
@@ -101,7 +118,8 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"\nrecommendation for {rec['input']}: {rec['pick']} — {rec['why']}")
         for w in report["warnings"]:
             print(f"warning: {w}")
-        print(f"\n{settings.runs} timed runs per configuration after {settings.warmup} warm-up; "
+        print(f"\ntimed in interleaved rounds after {settings.warmup} warm-up; stopping: "
+              f"{settings.to_dict()['stopping']}; [lo, hi] = {settings.to_dict()['ci_method']}; "
               "accuracy on the bundle's evaluation sample")
     for regression in report.get("baseline", {}).get("regressions", []):
         print(f"edge-bench: regression: {regression}", file=sys.stderr)

@@ -6,6 +6,11 @@ samples, the count of samples below the true q-quantile is Binomial(n, q), so th
 (X_(l), X_(u)) whose ranks hold that count between them with probability >= 95 % brackets the quantile
 with at least that confidence, whatever the distribution. Few runs give no upper bound for a high
 quantile; that is reported as None, never guessed.
+
+Consecutive runs are not independent (caches, frequency, a neighbour's burst), so the interval over all
+runs alone is too narrow. The runs come in rounds (benchmarks.runner interleaves configurations), and the
+same order-statistic interval over the per-round quantiles (the batch-means method of simulation output
+analysis, with medians) sees drift between rounds; the reported interval is the union of the two.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import math
 
 import numpy as np
 
-CI_METHOD = "distribution-free order-statistic (binomial) interval, 95 %"
+CI_METHOD = ("distribution-free order-statistic (binomial) 95 % interval over all runs, widened to the same "
+             "interval over the per-round quantiles (batch medians) once there are 6 rounds or more")
+MIN_ROUNDS = 6  # the fewest per-round values with a two-sided 95 % interval ([min, max] of 6)
 CONFIDENCE = 0.95
 
 
@@ -50,25 +57,37 @@ def quantile_ci(samples, q: float, confidence: float = CONFIDENCE) -> tuple[floa
     return (float(s[lower - 1]) if lower else None, float(s[upper - 1]) if upper else None)
 
 
-def half_width_pct(samples, q: float = 0.5) -> float | None:
+def interval(ms, q: float, rounds: list | None = None) -> tuple[float | None, float | None]:
+    """The quantile's interval over all runs, widened by the interval over per-round quantiles where there
+    are MIN_ROUNDS rounds or more."""
+    lo, hi = quantile_ci(ms, q)
+    if rounds and len(rounds) >= MIN_ROUNDS:
+        per_round = [float(np.percentile(r, q * 100)) for r in rounds if len(r)]
+        r_lo, r_hi = quantile_ci(per_round, q=0.5)
+        lo = None if lo is None or r_lo is None else min(lo, r_lo)
+        hi = None if hi is None or r_hi is None else max(hi, r_hi)
+    return lo, hi
+
+
+def half_width_pct(ms, q: float = 0.5, rounds: list | None = None) -> float | None:
     """The wider side of the quantile's interval as % of the quantile; None while a side is unbounded."""
-    lo, hi = quantile_ci(samples, q)
-    mid = float(np.percentile(samples, q * 100))
+    lo, hi = interval(ms, q, rounds)
+    mid = float(np.percentile(ms, q * 100))
     if lo is None or hi is None or mid <= 0:
         return None
     return max(mid - lo, hi - mid) / mid * 100
 
 
-def summarize(ms) -> dict:
+def summarize(ms, rounds: list | None = None) -> dict:
     """The latency fields of a report row: percentiles, their intervals and the run count behind them."""
     a = np.asarray(ms, dtype=np.float64)
-    out = {"runs": len(a), "mean_ms": float(a.mean()), "std_ms": float(a.std()), "min_ms": float(a.min()),
+    out = {"runs": len(a), "rounds": len(rounds) if rounds else 1, "mean_ms": float(a.mean()),
+           "std_ms": float(a.std()), "min_ms": float(a.min()),
            "p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
            "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max())}
     for name, q in (("p50", 0.5), ("p90", 0.9)):
-        lo, hi = quantile_ci(a, q)
-        out[f"{name}_ci_ms"] = [lo, hi]
-    out["p50_ci_half_width_pct"] = half_width_pct(a, 0.5)
+        out[f"{name}_ci_ms"] = list(interval(a, q, rounds))
+    out["p50_ci_half_width_pct"] = half_width_pct(a, 0.5, rounds)
     out["ci_method"] = CI_METHOD
     return out
 
@@ -87,16 +106,17 @@ def ci_of(row: dict, name: str = "p50") -> list:
 
 
 def stop_reason(ms, elapsed_s: float, *, runs: int | None, target_pct: float, budget_s: float,
-                min_runs: int, min_seconds: float = 0.0) -> str | None:
+                min_runs: int, min_seconds: float = 0.0, rounds: list | None = None) -> str | None:
     """Why a configuration's timing ends now: "runs" (a forced --runs count reached), "ci" (the p50's interval
-    is within ±target_pct), "budget" (its time budget is spent); None to keep going."""
+    is within ±target_pct, over at least min_runs runs and MIN_ROUNDS rounds), "budget" (its time budget is
+    spent); None to keep going. Without `rounds` all runs count as one round."""
     n = len(ms)
     if elapsed_s < min_seconds:
         return None
     if runs is not None:
         return "runs" if n >= runs else None
-    if n >= min_runs:
-        width = half_width_pct(ms, 0.5)
+    if n >= min_runs and len(rounds or [ms]) >= (MIN_ROUNDS if rounds is not None else 1):
+        width = half_width_pct(ms, 0.5, rounds)
         if width is not None and width <= target_pct:
             return "ci"
     return "budget" if elapsed_s >= budget_s else None

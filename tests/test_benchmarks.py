@@ -60,6 +60,8 @@ def test_rows_carry_latency_accuracy_and_coverage(report):
             "digits/onnx-fp32/cpu/t1", "digits/tflite-fp32/xnnpack/t1"} <= set(rows)
     for r in rows.values():
         assert r["runs"] == 15 and r["min_ms"] <= r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert r["stopped_by"] == "runs" and r["p50_ci_ms"][0] <= r["p50_ms"] <= r["p50_ci_ms"][1]
+        assert r["p90_ci_ms"][1] is None or r["p90_ci_ms"][0] <= r["p90_ms"] <= r["p90_ci_ms"][1]
         assert r["accuracy"] >= 0.95 and 0.98 <= r["agreement"] <= 1.0 and r["peak_rss_bytes"] > 0
     # A delegate that ran nothing shows up as such: XNNPACK-off rows delegate 0 nodes.
     assert rows["digits/tflite-int8/builtin/t1"]["coverage"]["delegated"] == 0
@@ -75,7 +77,14 @@ def test_recommendation_is_the_fastest_row_within_budget(report):
     ok = [r for r in data["rows"] if r["status"] == "ok"]
     ref = max(r["accuracy"] for r in ok if r["config"]["format"] == "tflite-fp32")
     within = [r for r in ok if (ref - r["accuracy"]) * 100 <= 0.5]
-    assert rec["pick"] == min(within, key=lambda r: r["p50_ms"])["config"]["id"]
+    fastest = min(within, key=lambda r: r["p50_ms"])
+    if "indistinguishable" in rec:  # a tie in speed is broken by size, then memory, and said so
+        assert fastest["config"]["id"] in rec["indistinguishable"] and "indistinguishable" in rec["why"]
+        tied = [r for r in within if r["config"]["id"] in rec["indistinguishable"]]
+        best = min(tied, key=lambda r: (r["size_bytes"], r["peak_rss_bytes"], r["p50_ms"]))
+        assert rec["pick"] == best["config"]["id"]
+    else:
+        assert rec["pick"] == fastest["config"]["id"]
     assert rec["runner_up"]["id"] != rec["pick"] and "runner-up" in rec["why"]
 
 
@@ -88,6 +97,22 @@ def test_recommend_rules_out_fast_rows_that_lose_accuracy():
     rec = recommend(rows, 0.5)[0]
     assert rec["pick"] == "fp16" and rec["excluded_faster"][0]["id"] == "int8"
     assert rec["runner_up"]["id"] == "fp32"
+
+
+def test_recommend_breaks_a_statistical_tie_by_size_then_memory():
+    def row(i, p50, ci, size, rss):
+        return {"status": "ok", "p50_ms": p50, "p50_ci_ms": ci, "accuracy": 0.95, "size_bytes": size,
+                "peak_rss_bytes": rss, "config": {"id": i, "label": "m", "format": "tflite-int8", "backend": "tflite"}}
+    ref = {**row("ref", 3.0, [2.9, 3.1], 9, 9), "config": {"id": "ref", "label": "m", "format": "tflite-fp32",
+                                                          "backend": "tflite"}}
+    tied = [ref, row("a", 1.00, [0.98, 1.03], 900, 50), row("b", 1.01, [0.99, 1.02], 300, 60),
+            row("c", 1.02, [1.00, 1.04], 300, 40)]
+    rec = recommend(tied, 0.5)[0]
+    assert rec["pick"] == "c" and set(rec["indistinguishable"]) == {"a", "b", "c"}
+    assert "indistinguishable" in rec["why"] and "file size" in rec["why"]
+    apart = [ref, row("a", 1.00, [0.98, 1.01], 900, 50), row("b", 1.10, [1.08, 1.12], 300, 60)]
+    rec = recommend(apart, 0.5)[0]
+    assert rec["pick"] == "a" and "indistinguishable" not in rec and not rec["runner_up"]["indistinguishable"]
 
 
 def test_csv_markdown_and_html_are_written(report):
@@ -126,12 +151,42 @@ def test_baseline_gate(report, tmp_path):
     for r in fast["rows"]:
         if r["status"] == "ok":
             r["p50_ms"] /= 1000
+            r["p50_ci_ms"] = [v / 1000 for v in r["p50_ci_ms"]]
     result = compare(data, fast, 10)
     assert result["compared"] >= 5 and all("slower than baseline" in x for x in result["regressions"])
     assert len(compare(fast, data, 10)["faster_than_band"]) == result["compared"]
     (tmp_path / "old.json").write_text(json.dumps(fast))
     proc = run_cli("edge-bench", "digits", *FAST, "--formats", "tflite-int8", "--baseline", str(tmp_path / "old.json"))
     assert proc.returncode == 3 and "regression" in proc.stderr
+
+
+def test_baseline_flags_only_separated_intervals():
+    def rep(p50, ci):
+        return {"rows": [{"status": "ok", "p50_ms": p50, "p50_ci_ms": ci, "config": {"id": "x"}}]}
+    base = rep(1.0, [0.95, 1.05])
+    assert compare(rep(1.2, [1.0, 1.4]), base, 10)["regressions"] == []  # +20 % but overlapping: not flagged
+    assert compare(rep(1.2, [1.0, 1.4]), base, 10)["changes"][0]["note"].startswith("slower than the band")
+    assert compare(rep(1.25, [1.17, 1.3]), base, 10)["regressions"]  # 1.17 > 1.05 x 1.1
+    assert compare(rep(1.15, [1.12, 1.2]), base, 10)["regressions"] == []  # separate, but inside the band
+    old_style = {"rows": [{"status": "ok", "p50_ms": 1.0, "config": {"id": "x"}}]}  # a report before intervals
+    assert compare(rep(1.25, [1.17, 1.3]), old_style, 10)["regressions"]
+
+
+def test_default_stopping_rule_interleaves_configurations_in_rounds():
+    proc = run_cli("edge-bench", "digits", "--formats", "tflite-int8", "onnx-int8", "--threads", "1",
+                   "--xnnpack-only", "--no-keras", "--budget-seconds", "2", "--warmup", "5", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    ok = [r for r in data["rows"] if r["status"] == "ok"]
+    assert len(ok) == 2 and data["settings"]["runs"] is None and "order-statistic" in data["settings"]["ci_method"]
+    for r in ok:
+        assert r["stopped_by"] in ("ci", "budget") and r["rounds"] >= 2 and r["replicas"] == 2
+        assert r["runs"] >= 100 if r["stopped_by"] == "ci" else r["timed_s"] >= 2
+        lo, hi = r["p50_ci_ms"]
+        assert lo <= r["p50_ms"] <= hi
+    (a0, a1), (b0, b1) = (r["timed_span"] for r in ok)
+    assert a0 < b1 and b0 < a1  # the two were timed in the same stretch of time, round by round
+    assert "stopped by" in proc.stderr
 
 
 def test_bare_model_files_and_keras_reference(tmp_path):

@@ -53,6 +53,20 @@ def test_stop_reasons():
     assert stop_reason(tight, 0.1, runs=200, min_seconds=1.0, **{k: v for k, v in kw.items()}) is None
 
 
+def test_rounds_widen_the_interval_and_gate_the_stop():
+    """Drift between rounds (a neighbour's burst) must show in the interval, not only within-round noise."""
+    rng = np.random.default_rng(0)
+    rounds = [rng.normal(1.0 + 0.05 * (i % 2), 0.001, 200) for i in range(8)]
+    ms = np.concatenate(rounds)
+    plain, wide = summarize(ms), summarize(ms, rounds)
+    assert wide["rounds"] == 8 and wide["p50_ci_ms"][1] - wide["p50_ci_ms"][0] > plain["p50_ci_ms"][1] - \
+        plain["p50_ci_ms"][0]
+    kw = {"runs": None, "target_pct": 2.0, "budget_s": 5.0, "min_runs": 50}
+    assert stop_reason(ms, 1.0, rounds=rounds[:5], **kw) is None  # under 6 rounds: not yet
+    steady = [rng.normal(1.0, 0.001, 200) for _ in range(6)]
+    assert stop_reason(np.concatenate(steady), 1.0, rounds=steady, **kw) == "ci"
+
+
 def test_overlap():
     assert intervals_overlap([1, 2], [2, 3]) and not intervals_overlap([1, 2], [2.1, 3])
     assert intervals_overlap([1, None], [5, 6]) and not intervals_overlap([None, 1], [1.5, None])

@@ -39,7 +39,7 @@ def latency_svg(rows: list[dict]) -> str:
     parts = [f'<svg id="latency-plot" xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" '
              f'role="img" aria-label="latency distribution">',
              f'<text x="{LEFT}" y="14" font-size="12">latency per invoke, ms, log scale (box p10-p90, line p50, '
-             'whisker min-p99, dots = samples)</text>']
+             'dark band = p50 95 % interval, whisker min-p99, dots = samples)</text>']
     for t in _ticks(vmin, vmax):
         if vmin <= t <= vmax:
             parts.append(f'<line x1="{scale(t):.1f}" x2="{scale(t):.1f}" y1="22" y2="{h - 20}" stroke="#ddd"/>')
@@ -56,6 +56,13 @@ def latency_svg(rows: list[dict]) -> str:
                      f' height="12" fill="#9ecae1" stroke="#3182bd"/>')
         parts.append(f'<line x1="{_x(r["p50_ms"], vmax):.1f}" x2="{_x(r["p50_ms"], vmax):.1f}" y1="{y}" '
                      f'y2="{y + 16}" stroke="#08306b" stroke-width="2"/>')
+        lo, hi = (r.get("p50_ci_ms") or [None, None])[:2]
+        if lo is not None:  # the p50's 95 % interval: a dark band under the median line (to the edge if unbounded)
+            x_hi = _x(hi, vmax) if hi is not None else W - 30
+            width = max(x_hi - _x(lo, vmax), 1)
+            parts.append(f'<rect class="p50-ci" x="{_x(lo, vmax):.1f}" y="{y + 15}" width="{width:.1f}" height="3"'
+                         f'  fill="#08306b"><title>p50 95 % interval [{lo:.4f}, '
+                         f'{"unbounded" if hi is None else f"{hi:.4f}"}] ms, {r["runs"]} runs</title></rect>')
         for v in s[:: max(1, len(s) // 60)]:
             if v <= vmax:
                 parts.append(f'<circle cx="{_x(v, vmax):.1f}" cy="{y + 8}" r="1.2" fill="#e6550d" opacity="0.5"/>')
