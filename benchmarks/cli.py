@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-drop", type=float, default=0.5, help="accuracy budget in points vs fp32 (default 0.5)")
     p.add_argument("--baseline", type=Path, help="an older report.json (or a board reference) to compare with")
     p.add_argument("--max-regression", type=float, default=10.0, help="allowed p50 slowdown in %% (default 10)")
+    p.add_argument("--sysfs-root", type=Path, default=Path("/"), help="read thermal, cpufreq, hwmon and powercap "
+                   "under this root instead of / (a container's bind mount, or a test's fake tree)")
     p.add_argument("--out", type=Path, help="write report.json, report.csv, report.md and report.html here")
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     return p
@@ -99,7 +101,9 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
                         dataset=args.dataset, input_shape=shape, target_ci_pct=args.target_ci,
                         budget_s=args.budget_seconds)
     command = "edge-bench " + " ".join(shlex.quote(a) for a in argv)
-    report = run_matrix(configs, settings, command, progress=_progress)
+    from benchmarks.sensors import Device
+
+    report = run_matrix(configs, settings, command, progress=_progress, dev=Device(args.sysfs_root))
     if args.recommend:
         report["recommendation"] = recommend(report["rows"], args.max_drop)
     status = 0

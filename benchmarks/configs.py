@@ -23,7 +23,7 @@ class BenchConfig:
     model: str  # bundle path or bare model file
     label: str  # the input's display name
     format: str  # bundle format (tflite-int8, ...) or "tflite" / "onnx" / "keras" for bare files
-    backend: str  # tflite | onnx | keras
+    backend: str  # tflite | onnx | openvino | keras
     threads: int = 1
     xnnpack: bool = True
     delegate: str | None = None  # gpu | edgetpu
@@ -117,6 +117,8 @@ def build_matrix(refs: list[str], threads: list[int] | None = None, keras_refere
     except ImportError:
         pass
     delegate_reason = {kind: _delegate_status(kind) for kind in ("gpu", "edgetpu")}
+    openvino_reason = None if importlib.util.find_spec("openvino") else \
+        "OpenVINO not installed (pip install edgesight[openvino])"
     configs: list[BenchConfig] = []
     used: set[str] = set()
     for ref in refs:
@@ -139,7 +141,11 @@ def build_matrix(refs: list[str], threads: list[int] | None = None, keras_refere
                     for t in threads if provider == "CPUExecutionProvider" else (threads[-1],):
                         configs.append(BenchConfig(f"{label}/{fmt}/{short}/t{t}", model, label, fmt, "onnx", t,
                                                    provider=provider))
-            elif fmt == "keras" and keras_reference:
+            if fmt.startswith(("tflite", "onnx")):
+                for t in threads if openvino_reason is None else (threads[0],):
+                    configs.append(BenchConfig(f"{label}/{fmt}/openvino-cpu/t{t}", model, label, fmt, "openvino", t,
+                                               skipped=openvino_reason))
+            if fmt == "keras" and keras_reference:
                 reason = None if importlib.util.find_spec("keras") else "Keras/TensorFlow not installed " \
                     "(pip install edgesight[train])"
                 configs.append(BenchConfig(f"{label}/keras/predict", model, label, "keras", "keras",

@@ -44,3 +44,21 @@ def onnx_coverage(profile_path: str | Path) -> dict:
         if ev.get("cat") == "Node" and "provider" in args:
             per_node[ev["name"].rsplit("_kernel_time", 1)[0]] = args["provider"]
     return {"nodes": len(per_node), "by_provider": dict(Counter(per_node.values()))}
+
+
+def fallback_warnings(rows: list[dict]) -> list[str]:
+    """A provider or delegate that loads but runs nodes on the CPU, said out loud with the node count."""
+    out = []
+    for r in rows:
+        cfg, cov = r["config"], r.get("coverage") or {}
+        if r.get("status") != "ok" or not cov:
+            continue
+        if cfg["backend"] == "onnx" and cfg.get("provider") not in (None, "CPUExecutionProvider"):
+            cpu = cov.get("by_provider", {}).get("CPUExecutionProvider", 0)
+            if cpu:
+                out.append(f"{cfg['id']}: {cpu} of {cov['nodes']} nodes ran on the CPU, not on {cfg['provider']} "
+                           "(silent fallback)")
+        elif cfg["backend"] == "tflite" and cfg.get("delegate") and cov.get("delegated", 0) < cov.get("nodes", 0):
+            out.append(f"{cfg['id']}: {cov['nodes'] - cov['delegated']} of {cov['nodes']} nodes ran on the CPU, not "
+                       f"on the {cfg['delegate']} delegate ({', '.join(cov.get('fallback_ops', {}))})")
+    return out

@@ -68,8 +68,9 @@ class Worker:
 class Slot:
     """One configuration in the rounds: its replica workers and everything they timed."""
 
-    def __init__(self, cfg: BenchConfig, settings: Settings) -> None:
-        self.cfg, self.settings = cfg, settings
+    def __init__(self, cfg: BenchConfig, settings: Settings, meter=None) -> None:
+        self.cfg, self.settings, self.meter = cfg, settings, meter
+        self.joules = 0.0
         self.workers: list[Worker] = []
         self.ms: list[float] = []
         self.rounds: list[list[float]] = []
@@ -94,9 +95,12 @@ class Slot:
         left = self.settings.runs - len(self.ms) if self.settings.runs else 100_000
         worker = self.workers[len(self.rounds) % len(self.workers)]
         t0 = time.time()
+        token = self.meter.start() if self.meter else None
         reply = worker.ask({"op": "time", "runs": 1, "seconds": self.settings.round_s, "max_runs": left})
         if "ms" not in reply:
             return reply
+        if self.meter:
+            self.joules += self.meter.stop(token)
         self.windows.append((t0, time.time()))
         self.ms.extend(reply["ms"])
         self.rounds.append(reply["ms"])
@@ -121,7 +125,16 @@ class Slot:
                "samples_ms": [round(float(v), 4) for v in self.ms[:: max(1, len(self.ms) // 200)]],
                "timed_span": [round(self.windows[0][0], 3), round(self.windows[-1][1], 3)]}
         row.setdefault("throughput_ips", 1000.0 / row["p50_ms"])
+        row["energy"] = self._energy()
         return row
+
+    def _energy(self) -> dict:
+        if self.meter is None:
+            return {"sensor": None, "note": "no sensor (no RAPL, INA3221 or Pi 5 PMIC readable here)"}
+        return {"sensor": self.meter.name, "kind": self.meter.kind, "joules": round(self.joules, 6),
+                "mj_per_inference": round(self.joules * 1000 / len(self.ms), 6),
+                "note": "the whole package or board while this configuration's rounds ran, everything else on "
+                        "the machine included"}
 
     def close(self) -> None:
         for worker in self.workers:
@@ -129,7 +142,7 @@ class Slot:
 
 
 def run_rounds(configs: list[BenchConfig], settings: Settings,
-               progress: Callable[[int, int, dict], None] | None = None) -> list[dict]:
+               progress: Callable[[int, int, dict], None] | None = None, meter=None) -> list[dict]:
     """Every configuration's row, measured in interleaved rounds; rows keep the order of `configs`."""
     rows: list[dict | None] = [None] * len(configs)
     done = 0
@@ -147,7 +160,7 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
             if cfg.skipped:
                 record(i, {"status": "skipped", "reason": cfg.skipped})
                 continue
-            slot = Slot(cfg, settings)
+            slot = Slot(cfg, settings, meter)
             failed = slot.start()
             if failed:
                 record(i, failed)

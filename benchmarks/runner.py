@@ -17,8 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.configs import BenchConfig
+from benchmarks.coverage import fallback_warnings
 from benchmarks.fingerprint import fingerprint, thermal_state, warnings
+from benchmarks.sensors import Device, power_sensor
 from benchmarks.stats import CI_METHOD
+from benchmarks.telemetry import Sampler, mark_rows, throttle_warnings
 from edge.bundle import Bundle
 
 REPORT_SCHEMA = 2  # 2: intervals, stopped_by, rounds
@@ -71,13 +74,17 @@ def add_agreement(rows: list[dict]) -> None:
 
 
 def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
-               progress: Callable[[int, int, dict], None] | None = None) -> dict:
+               progress: Callable[[int, int, dict], None] | None = None, dev: Device | None = None) -> dict:
     device = fingerprint()
     before = thermal_state()
     started = _dt.datetime.now(_dt.timezone.utc)
     from benchmarks.rounds import run_rounds
 
-    rows = run_rounds(configs, settings, progress)
+    dev = dev or Device()
+    with Sampler(dev) as sampler:
+        rows = run_rounds(configs, settings, progress, meter=power_sensor(dev))
+    mark_rows(rows, sampler.series)
+    telemetry = sampler.report()
     after = thermal_state()
     add_agreement(rows)
     return {
@@ -85,5 +92,6 @@ def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
         "created": started.replace(microsecond=0).isoformat(),
         "duration_s": round((_dt.datetime.now(_dt.timezone.utc) - started).total_seconds(), 2),
         "device": device, "thermal": {"before": before, "after": after}, "settings": settings.to_dict(),
-        "rows": rows, "warnings": warnings(device, before, after),
+        "rows": rows, "telemetry": telemetry,
+        "warnings": warnings(device, before, after) + throttle_warnings(rows, telemetry) + fallback_warnings(rows),
     }

@@ -87,7 +87,7 @@ def _open(cfg: BenchConfig, path: Path):
             _, module = load_interpreter_module()
             lib = EDGETPU_LIB if cfg.delegate == "edgetpu" else GPU_DELEGATE_LIBS[0]
             options["delegates"] = [module.load_delegate(lib)]
-    else:
+    elif cfg.backend == "onnx":
         options["provider"] = cfg.provider or "CPUExecutionProvider"
     return open_backend(cfg.backend, path, cfg.threads, **options)
 

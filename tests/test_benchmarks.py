@@ -71,6 +71,28 @@ def test_rows_carry_latency_accuracy_and_coverage(report):
                                                                           rows["digits/onnx-int8/cpu/t1"]["coverage"]["nodes"]}
 
 
+def test_openvino_rows_are_measured_with_accuracy_and_agreement(report):
+    """OpenVINO reads the bundle's TFLite and ONNX files itself; its rows sit beside the others."""
+    pytest.importorskip("openvino")
+    rows = {r["config"]["id"]: r for r in report[0]["rows"]}
+    for fmt in ("tflite-int8", "tflite-fp32", "onnx-int8", "onnx-fp32"):
+        r = rows[f"digits/{fmt}/openvino-cpu/t1"]
+        assert r["status"] == "ok", r
+        assert r["runtime"].startswith("openvino") and r["accuracy"] >= 0.95 and r["agreement"] >= 0.98
+
+
+@pytest.mark.slow
+def test_openvino_on_the_mask_bundle():
+    pytest.importorskip("openvino")
+    proc = run_cli("edge-bench", "mask", "--formats", "tflite-int8", "onnx-int8", "tflite-fp32", *FAST, "--json",
+                   timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["config"]["id"]: r for r in json.loads(proc.stdout)["rows"]}
+    ov = [rows[f"mask/{fmt}/openvino-cpu/t1"] for fmt in ("tflite-int8", "onnx-int8")]
+    for r, ref in zip(ov, (rows["mask/tflite-int8/xnnpack/t1"], rows["mask/onnx-int8/cpu/t1"])):
+        assert r["status"] == "ok" and abs(r["accuracy"] - ref["accuracy"]) <= 0.03 and r["agreement"] >= 0.95
+
+
 def test_recommendation_is_the_fastest_row_within_budget(report):
     data = report[0]
     rec = data["recommendation"][0]
@@ -123,6 +145,7 @@ def test_csv_markdown_and_html_are_written(report):
     assert "| digits/tflite-int8/xnnpack/t1 |" in md and "Recommendation for digits" in md
     page = (out / "report.html").read_text()
     assert 'id="latency-plot"' in page and 'id="accuracy-plot"' in page and "<script" not in page
+    assert 'id="telemetry-plot"' in page and 'class="p50-ci"' in page
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
@@ -135,6 +158,7 @@ def test_html_report_renders_in_headless_chromium(report, tmp_path):
                          text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-500:]
     assert dom.stdout.count("<circle") > 10 and "latency-plot" in dom.stdout and "accuracy-plot" in dom.stdout
+    assert "telemetry-plot" in dom.stdout
     shot = tmp_path / "page.png"
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,1400",
                     (out / "report.html").as_uri()], capture_output=True, timeout=120, check=True)
@@ -177,7 +201,7 @@ def test_default_stopping_rule_interleaves_configurations_in_rounds():
                    "--xnnpack-only", "--no-keras", "--budget-seconds", "2", "--warmup", "5", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    ok = [r for r in data["rows"] if r["status"] == "ok"]
+    ok = [r for r in data["rows"] if r["status"] == "ok" and r["config"]["backend"] != "openvino"]
     assert len(ok) == 2 and data["settings"]["runs"] is None and "order-statistic" in data["settings"]["ci_method"]
     for r in ok:
         assert r["stopped_by"] in ("ci", "budget") and r["rounds"] >= 2 and r["replicas"] == 2
@@ -234,7 +258,7 @@ def test_batch_throughput_and_external_dataset(tmp_path):
                    "--batch", "8", "--dataset", str(tmp_path / "eval.npz"), "--json")
     assert proc.returncode == 0, proc.stderr
     ok = [r for r in json.loads(proc.stdout)["rows"] if r["status"] == "ok"]
-    assert len(ok) == 2
+    assert len(ok) == 4  # TFLite, ONNX Runtime and OpenVINO on each file
     for r in ok:
         assert r["eval_samples"] == 64 and r["throughput_ips"] > 0
 

@@ -110,6 +110,43 @@ def accuracy_svg(rows: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def _polyline(points: list[tuple[float, float]], colour: str) -> str:
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    return f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+
+
+def telemetry_svg(telemetry: dict | None) -> str:
+    """Temperature (red) and the slowest CPU clock (blue) over the run; throttled samples as red ticks."""
+    series = (telemetry or {}).get("series") or []
+    w, h, pad = 900, 220, 50
+    parts = [f'<svg id="telemetry-plot" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+             'aria-label="temperature and CPU clock during the run">',
+             f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="black"/>',
+             f'<text x="{w / 2 - 40}" y="{h - 14}" font-size="12">seconds into the run</text>']
+    t_end = max((s["t"] for s in series), default=1.0) or 1.0
+
+    def px(t: float) -> float:
+        return pad + (w - 2 * pad) * t / t_end
+
+    for key, colour, label in (("temp_c", "#de2d26", "temperature °C"), ("freq_mhz", "#3182bd", "slowest CPU MHz")):
+        vals = [(s["t"], s[key]) for s in series if s.get(key) is not None]
+        if not vals:
+            parts.append(f'<text x="{pad + (0 if key == "temp_c" else 300)}" y="20" font-size="12" fill="{colour}">'
+                         f'{label}: no sensor</text>')
+            continue
+        lo, hi = min(v for _, v in vals), max(v for _, v in vals)
+        lo, hi = lo - 0.05 * max(hi - lo, 1), hi + 0.05 * max(hi - lo, 1)
+        parts.append(_polyline([(px(t), h - pad - (h - 2 * pad) * (v - lo) / (hi - lo)) for t, v in vals], colour))
+        parts.append(f'<text x="{pad + (0 if key == "temp_c" else 300)}" y="20" font-size="12" fill="{colour}">'
+                     f'{label} ({lo:.0f}-{hi:.0f})</text>')
+    for s in series:
+        if s.get("throttled"):
+            parts.append(f'<line class="throttled" x1="{px(s["t"]):.1f}" x2="{px(s["t"]):.1f}" y1="{h - pad}" '
+                         f'y2="{h - pad + 8}" stroke="#a50f15" stroke-width="3"/>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
 def to_html(report: dict) -> str:
     rows = report["rows"]
     flat = [flat_row(r) for r in rows]
@@ -127,6 +164,8 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style></head>
 <body><h1>edge-bench report</h1>
 <h2>Latency distribution</h2>
 {latency_svg(rows)}
+<h2>Temperature and clock during the run</h2>
+{telemetry_svg(report.get("telemetry"))}
 <h2>Accuracy vs p50 latency</h2>
 {accuracy_svg(rows)}
 <h2>All configurations</h2>

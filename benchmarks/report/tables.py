@@ -7,7 +7,7 @@ import io
 
 COLUMNS = ("id", "status", "runtime", "size_kb", "load_ms", "first_ms", "runs", "rounds", "stopped_by", "mean_ms",
            "p50_ms", "p50_lo", "p50_hi", "p90_ms", "p90_lo", "p90_hi", "p99_ms", "max_ms", "ips", "rss_mb", "accuracy",
-           "agreement", "coverage", "throttled", "note")
+           "agreement", "coverage", "throttled", "mj_per_inf", "note")
 
 
 def _coverage(r: dict) -> str:
@@ -34,6 +34,13 @@ def with_ci(f: dict, name: str) -> str:
     return f"{f[name + '_ms']} [{lo}, {hi}]" if lo != "" else str(f[f"{name}_ms"])
 
 
+def _energy(r: dict):
+    e = r.get("energy") or {}
+    if r["status"] != "ok" or not e:
+        return ""
+    return round(e["mj_per_inference"], 4) if e.get("sensor") else "no sensor"
+
+
 def flat_row(r: dict) -> dict:
     ok = r["status"] == "ok"
 
@@ -51,6 +58,7 @@ def flat_row(r: dict) -> dict:
         "p99_ms": num("p99_ms"), "max_ms": num("max_ms"), "ips": num("throughput_ips", 1),
         "rss_mb": num("peak_rss_bytes", 1, 1 / 2**20), "accuracy": num("accuracy", 4), "agreement": num("agreement", 4),
         "coverage": _coverage(r), "throttled": "yes" if r.get("throttled") else "",
+        "mj_per_inf": _energy(r),
         "note": r.get("reason", "") or "; ".join(r.get("notes", [])),
     }
 
@@ -93,7 +101,8 @@ def to_markdown(report: dict) -> str:
         "## Configurations that ran", "",
     ]
     lines += _md_table(ran, ("id", "size_kb", "load_ms", "first_ms", "p50 [95% CI]", "p90 [95% CI]", "p99_ms",
-                             "runs", "stopped_by", "ips", "rss_mb", "accuracy", "agreement", "coverage", "throttled"))
+                             "runs", "stopped_by", "ips", "rss_mb", "accuracy", "agreement", "coverage", "throttled",
+                             "mj_per_inf"))
     if other:
         lines += ["", "## Skipped or failed", ""] + _md_table(other, ("id", "status", "note"))
     for rec in report.get("recommendation") or []:
