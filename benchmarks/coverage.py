@@ -35,9 +35,10 @@ def tflite_coverage(ops: list[dict]) -> dict:
             "fallback_ops": dict(Counter(cpu))}
 
 
-def onnx_coverage(profile_path: str | Path) -> dict:
-    """From an ONNX Runtime profile (SessionOptions.enable_profiling): nodes per execution provider."""
-    events = json.loads(Path(profile_path).read_text())
+def onnx_coverage(profile: str | Path | list) -> dict:
+    """From an ONNX Runtime profile (SessionOptions.enable_profiling; its path or its events): nodes per
+    execution provider."""
+    events = profile if isinstance(profile, list) else json.loads(Path(profile).read_text())
     per_node: dict[str, str] = {}
     for ev in events:
         args = ev.get("args") or {}

@@ -18,7 +18,6 @@ import json
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -119,21 +118,19 @@ def _timed_call(cfg: BenchConfig, runner, x1: np.ndarray):
     return runner.bind(q)
 
 
-def _coverage(cfg: BenchConfig, runner, path: Path, feeds: dict) -> dict | None:
-    if cfg.backend == "tflite":
-        return tflite_coverage(runner.ops_details())
-    if cfg.backend == "onnx":
-        import onnxruntime as ort
+def _coverage_and_per_op(cfg: BenchConfig, runner, path: Path, feeds: dict) -> tuple[dict | None, dict]:
+    """Which nodes ran where, and the top ops by time (benchmarks.per_op)."""
+    from benchmarks import per_op
 
-        opts = ort.SessionOptions()
-        opts.enable_profiling = True
-        opts.log_severity_level = 3
-        with tempfile.TemporaryDirectory() as tmp:
-            opts.profile_file_prefix = str(Path(tmp) / "prof")
-            sess = ort.InferenceSession(str(path), sess_options=opts, providers=[cfg.provider])
-            sess.run(None, feeds)
-            return onnx_coverage(sess.end_profiling())
-    return None
+    if cfg.backend == "tflite":
+        coverage = tflite_coverage(runner.ops_details())
+        return coverage, per_op.tflite_per_op(runner.runtime, coverage)
+    if cfg.backend == "onnx":
+        summary, events = per_op.onnx_per_op(path, cfg.provider, cfg.threads, feeds)
+        return onnx_coverage(events), summary
+    if cfg.backend == "openvino":
+        return None, per_op.openvino_per_op(path, cfg.threads, [feeds[t.name] for t in runner.inputs])
+    return None, {"available": False, "reason": f"no per-op profiler for {cfg.backend}"}
 
 
 class Session:
@@ -200,7 +197,7 @@ class Session:
             result.update(self._accuracy(head))
         if cfg.backend != "keras":
             feeds = {runner.input.name: quantize(x1, runner.input)} if bundle is not None else self.feeds
-            result["coverage"] = _coverage(cfg, runner, self.path, feeds)
+            result["coverage"], result["per_op"] = _coverage_and_per_op(cfg, runner, self.path, feeds)
             result["shapes"] = {"inputs": [list(t.shape) for t in runner.inputs],
                                 "outputs": [list(t.shape) for t in runner.outputs]}
             result["runtime"] = getattr(runner, "runtime", cfg.backend)

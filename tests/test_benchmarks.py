@@ -93,6 +93,21 @@ def test_openvino_on_the_mask_bundle():
         assert r["status"] == "ok" and abs(r["accuracy"] - ref["accuracy"]) <= 0.03 and r["agreement"] >= 0.95
 
 
+def test_per_op_time_from_the_profilers_and_honest_where_there_is_none(report):
+    rows = {r["config"]["id"]: r for r in report[0]["rows"] if r["status"] == "ok"}
+    ort = rows["digits/onnx-int8/cpu/t1"]["per_op"]
+    assert ort["available"] and ort["source"].startswith("onnxruntime") and ort["nodes"] > 5
+    assert 0.99 <= sum(o["share"] for o in ort["top_ops"]) + 1e-9 or len(ort["top_ops"]) == 8
+    assert ort["top_ops"][0]["share"] >= ort["top_ops"][-1]["share"] and ort["top_nodes"][0]["where"] == \
+        "CPUExecutionProvider"
+    tfl = rows["digits/tflite-int8/xnnpack/t1"]["per_op"]
+    assert tfl["available"] is False and "not exposed by this runtime" in tfl["reason"]
+    assert tfl["partitions"]["delegate_partitions"] >= 1 and tfl["partitions"]["cpu_ops"]
+    if "digits/onnx-int8/openvino-cpu/t1" in rows:
+        assert rows["digits/onnx-int8/openvino-cpu/t1"]["per_op"]["top_ops"][0]["ms"] > 0
+    assert "## Per-op time" in (report[1] / "report.md").read_text()
+
+
 def test_recommendation_is_the_fastest_row_within_budget(report):
     data = report[0]
     rec = data["recommendation"][0]

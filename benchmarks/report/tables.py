@@ -105,6 +105,7 @@ def to_markdown(report: dict) -> str:
                              "mj_per_inf"))
     if other:
         lines += ["", "## Skipped or failed", ""] + _md_table(other, ("id", "status", "note"))
+    lines += _per_op_lines(report["rows"])
     for rec in report.get("recommendation") or []:
         lines += ["", f"**Recommendation for {rec['input']}:** `{rec['pick']}` — {rec['why']}"]
     if report.get("baseline"):
@@ -114,6 +115,23 @@ def to_markdown(report: dict) -> str:
         lines += [f"- faster than the band (check the setup): {x}" for x in b.get("faster_than_band", [])]
     lines += [""] + [f"> warning: {w}" for w in report.get("warnings", [])]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _per_op_lines(rows: list[dict]) -> list[str]:
+    """Top ops by share per measured row; a runtime without a profiler says so, once."""
+    profiled = [r for r in rows if r["status"] == "ok" and (r.get("per_op") or {}).get("available")]
+    unprofiled = {r["per_op"]["reason"] for r in rows if r["status"] == "ok" and r.get("per_op")
+                  and not r["per_op"].get("available")}
+    if not profiled and not unprofiled:
+        return []
+    out = ["", "## Per-op time (top ops by share of the profiled inference)", ""]
+    for r in profiled:
+        p = r["per_op"]
+        tops = ", ".join(f"{o['op']} x{o['nodes']} {o['share'] * 100:.0f}%" for o in p["top_ops"][:4])
+        out.append(f"- `{r['config']['id']}`: {p['total_ms']:.3f} ms in {p['nodes']} nodes ({p['source']}, "
+                   f"{p['runs']} runs): {tops}")
+    out += [f"- TFLite rows: {reason}; their delegate partitions are in the coverage column" for reason in unprofiled]
+    return out
 
 
 def to_terminal(report: dict) -> str:
