@@ -30,6 +30,7 @@ p50 and p90. Mean, std, min, p50, p90, p99, max, throughput at --batch, peak RSS
 size, accuracy and top-1 agreement with fp32 on the bundle's evaluation sample (or --dataset NPZ with
 x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
 Calibration sweeps: edge-bench calibrate --help. The whole kiosk loop, per stage: edge-bench pipeline --help.
+How many camera streams the device carries at a target FPS: edge-bench capacity --help.
 Kiosk FPS with a live-page viewer against none: edge-bench live --help.
 
 exit codes: 0 ok, 1 error, 2 usage, 3 regression against --baseline."""
@@ -180,6 +181,59 @@ def _calibrate(args: argparse.Namespace) -> int:
     return _deliver(result, to_markdown(result), "calibrate", args.out, args.json)
 
 
+def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
+    """The kiosk pipeline's settings, shared by `pipeline` and `capacity` (edge.face_pipeline builds both)."""
+    p.add_argument("--config", help="a kiosk YAML: its bundle, detector, schedule and tracker (flags override)")
+    p.add_argument("--bundle", help="classifier bundle (default: the kiosk's, the built-in mask bundle)")
+    p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
+    p.add_argument("--threads", type=int, help="classifier threads (default 2, the kiosk's)")
+    p.add_argument("--detector", help="TYPE[:key=value,...], e.g. haar or blazeface:model=full-range (default: the "
+                   "kiosk's detector)")
+    p.add_argument("--min-face", type=int, help="smallest face in pixels of the frame (default: the kiosk's 60)")
+    p.add_argument("--detect-every", type=int, help="run the detector on every k-th frame at most")
+    p.add_argument("--no-adaptive", action="store_true", help="detect on every frame the schedule allows")
+
+
+def capacity_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench capacity", description="MultiStream: how many camera streams this "
+                                "device carries at a target FPS through the kiosk's own pipeline (detector + "
+                                "classifier per face + tracker), one process per stream; p50/p90 latency per frame "
+                                "at each stream count and the largest count held without dropping frames.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="examples:\n  edge-bench capacity --source sample --target-fps 15\n"
+                                "  edge-bench capacity --source sample --config kiosk.yaml --max-streams 4 --out rep/\n"
+                                "  edge-bench capacity --source sample --detector haar --seconds 20 --json")
+    p.add_argument("--source", default="sample", help="video file, folder of images or sample (the kiosk clip, "
+                   "640x480); frames are preloaded and fed at --target-fps like a camera")
+    p.add_argument("--target-fps", type=float, default=15.0, help="frames per second per stream (default 15)")
+    p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per stream count (default 10)")
+    p.add_argument("--max-streams", type=int, default=8, help="stop at this many streams (default 8)")
+    p.add_argument("--max-dropped-pct", type=float, default=0.0, help="a level holds when at most this %% of frames "
+                   "dropped (default 0: none)")
+    _add_pipeline_settings(p)
+    p.add_argument("--out", type=Path, help="write capacity.json and capacity.md here")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return p
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    from benchmarks.capacity import capacity, to_markdown
+    from benchmarks.fingerprint import fingerprint
+
+    if args.target_fps <= 0 or args.seconds <= 0 or args.max_streams < 1:
+        raise ValueError("--target-fps and --seconds must be positive, --max-streams at least 1")
+
+    def progress(level: dict) -> None:
+        lat = f"p50 {level['p50_ms']:.1f} ms, p90 {level['p90_ms']:.1f} ms" if "p50_ms" in level else "no frames"
+        print(f"{level['streams']} stream(s): {level['dropped']}/{level['frames']} frames dropped, {lat}: "
+              f"{'held' if level['held'] else 'not held'}", file=sys.stderr, flush=True)
+
+    result = capacity(_pipeline_settings(args), args.source, args.target_fps, args.seconds, args.max_streams,
+                      args.max_dropped_pct, progress=progress)
+    result["device"] = fingerprint()
+    return _deliver(result, to_markdown(result), "capacity", args.out, args.json)
+
+
 def pipeline_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-bench pipeline", description="Time the kiosk's own loop: capture -> face "
                                 "detection (when the schedule says) -> crop/preprocess -> classify -> track -> draw, "
@@ -191,15 +245,7 @@ def pipeline_parser() -> argparse.ArgumentParser:
                                 "  edge-bench pipeline --source camera --max-frames 600 --out reports/pipe")
     p.add_argument("--source", default="sample", help="video file, folder of images, camera[:N], sample (the "
                    "kiosk clip, 640x480) or megamind (OpenCV's face clip, `edge-train fetch media`)")
-    p.add_argument("--config", help="a kiosk YAML: its bundle, detector, schedule and tracker (flags override)")
-    p.add_argument("--bundle", help="classifier bundle (default: the kiosk's, the built-in mask bundle)")
-    p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
-    p.add_argument("--threads", type=int, help="classifier threads (default 2, the kiosk's)")
-    p.add_argument("--detector", help="TYPE[:key=value,...], e.g. haar or blazeface:model=full-range (default: the "
-                   "kiosk's detector)")
-    p.add_argument("--min-face", type=int, help="smallest face in pixels of the frame (default: the kiosk's 60)")
-    p.add_argument("--detect-every", type=int, help="run the detector on every k-th frame at most")
-    p.add_argument("--no-adaptive", action="store_true", help="detect on every frame the schedule allows")
+    _add_pipeline_settings(p)
     p.add_argument("--no-compare", action="store_true", help="skip the run with the detector on every frame")
     p.add_argument("--max-frames", type=int, default=300)
     p.add_argument("--faces", nargs="+", type=int, default=[0, 1, 4, 8], help="face counts for the cost table")
@@ -393,8 +439,9 @@ def _live(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    subcommands = {"recall": (recall_parser, _recall), "soak": (soak_parser, _soak),
-                   "reliability": (reliability_parser, _reliability), "live": (_live_parser, _live)}
+    subcommands = {"capacity": (capacity_parser, _capacity), "recall": (recall_parser, _recall),
+                   "soak": (soak_parser, _soak), "reliability": (reliability_parser, _reliability),
+                   "live": (_live_parser, _live)}
     if argv[:1] and argv[0] in subcommands:
         parser, handler = subcommands[argv[0]]
         sub_args = parser().parse_args(argv[1:])
