@@ -31,6 +31,7 @@ size, accuracy and top-1 agreement with fp32 on the bundle's evaluation sample (
 x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
 Calibration sweeps: edge-bench calibrate --help. The whole kiosk loop, per stage: edge-bench pipeline --help.
 How many camera streams the device carries at a target FPS: edge-bench capacity --help.
+Many devices side by side: edge-bench compare --help.
 Kiosk FPS with a live-page viewer against none: edge-bench live --help.
 
 exit codes: 0 ok, 1 error, 2 usage, 3 regression against --baseline."""
@@ -232,6 +233,37 @@ def _capacity(args: argparse.Namespace) -> int:
                       args.max_dropped_pct, progress=progress)
     result["device"] = fingerprint()
     return _deliver(result, to_markdown(result), "capacity", args.out, args.json)
+
+
+def compare_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench compare", description="Many devices' edge-bench reports side by "
+                                "side: per model and configuration each device's p50 with its 95 %% interval, the "
+                                "speed-up against a reference device and accuracy per device.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="examples:\n  edge-bench compare reports/pi5 reports/jetson --reference pi5 "
+                                "--out reports/compare\n  edge-bench compare a/report.json b/report.json --json\n"
+                                "  ansible-playbook -i inventory.ini firmware_configs/ansible/bench.yml   # runs "
+                                "edge-bench on every host, fetches, compares\n\nA device is named by the folder of "
+                                "its report.json (else the file's stem).")
+    p.add_argument("reports", nargs="+", type=Path, help="report.json files or the folders holding them")
+    p.add_argument("--reference", help="the device speed-ups are against (default: the first)")
+    p.add_argument("--out", type=Path, help="write compare.json, compare.md, compare.csv and compare.html here")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return p
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from benchmarks.compare import compare_reports, load, to_markdown, write_all
+
+    result = compare_reports(load(args.reports), args.reference)
+    if args.out:
+        paths = write_all(result, args.out)
+        print(f"edge-bench compare: wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if args.json:
+        emit_json(result)
+    else:
+        print(to_markdown(result), end="")
+    return 0
 
 
 def pipeline_parser() -> argparse.ArgumentParser:
@@ -439,7 +471,8 @@ def _live(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    subcommands = {"capacity": (capacity_parser, _capacity), "recall": (recall_parser, _recall),
+    subcommands = {"capacity": (capacity_parser, _capacity), "compare": (compare_parser, _compare),
+                   "recall": (recall_parser, _recall),
                    "soak": (soak_parser, _soak), "reliability": (reliability_parser, _reliability),
                    "live": (_live_parser, _live)}
     if argv[:1] and argv[0] in subcommands:
