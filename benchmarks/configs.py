@@ -15,6 +15,11 @@ ORT_PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecu
                  "OpenVINOExecutionProvider", "XnnpackExecutionProvider", "CoreMLExecutionProvider")
 GPU_DELEGATE_LIBS = ("libtensorflowlite_gpu_delegate.so", "libtensorflowlite_gpu_gl.so")
 EDGETPU_LIB = "libedgetpu.so.1"
+# Where a provider comes from: each is a separate onnxruntime build that replaces the plain one.
+PROVIDER_BUILDS = {"CUDAExecutionProvider": "onnxruntime-gpu", "TensorrtExecutionProvider": "onnxruntime-gpu with "
+                   "TensorRT libraries", "OpenVINOExecutionProvider": "onnxruntime-openvino",
+                   "XnnpackExecutionProvider": "an onnxruntime built with --use_xnnpack",
+                   "CoreMLExecutionProvider": "onnxruntime on macOS"}
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ def build_matrix(refs: list[str], threads: list[int] | None = None, keras_refere
                     if provider not in ort_available:
                         configs.append(BenchConfig(f"{label}/{fmt}/{short}", model, label, fmt, "onnx",
                                                    provider=provider, skipped=f"{provider} is not in this "
-                                                   f"onnxruntime build (available: {', '.join(ort_available)})"))
+                                                   f"onnxruntime build (available: {', '.join(ort_available)}; it "
+                                                   f"comes with {PROVIDER_BUILDS.get(provider, 'another build')})"))
                         continue
                     for t in threads if provider == "CPUExecutionProvider" else (threads[-1],):
                         configs.append(BenchConfig(f"{label}/{fmt}/{short}/t{t}", model, label, fmt, "onnx", t,

@@ -22,3 +22,38 @@ def test_capacity_reports_latency_per_stream_count_and_the_largest_held(tmp_path
     assert r["max_streams_held"] == (max(held) if held and held == list(range(1, len(held) + 1)) else 0)
     md = (tmp_path / "capacity.md").read_text()
     assert f"without dropping frames: {r['max_streams_held']}" in md and "stream(s)" in proc.stderr
+
+
+class _SlowPipeline:
+    """A stream that needs 0.15 s per frame while frames arrive every 1/15 s: it must drop some."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.frames = seconds, 0
+
+    def process(self, frame):
+        import time
+
+        self.frames += 1
+        time.sleep(self.seconds)
+
+    def reset(self) -> None:
+        pass
+
+
+def test_a_stream_that_falls_behind_counts_the_frames_it_dropped(monkeypatch):
+    import time
+
+    import numpy as np
+
+    import benchmarks.capacity as cap
+    import edge.face_pipeline as fp
+
+    for seconds, must_drop in ((0.15, True), (0.0, False)):
+        pipeline = _SlowPipeline(seconds)
+        monkeypatch.setattr(fp, "build_face_pipeline", lambda settings, p=pipeline: p)
+        monkeypatch.setattr(fp, "close_pipeline", lambda p: None)
+        monkeypatch.setattr(cap, "_load_frames", lambda source: [np.zeros((4, 4, 3), np.uint8)] * 3)
+        r = cap.run_stream(fp.FacePipelineSettings().model_dump_json(), "sample", 15.0, 1.0, lambda: time.time())
+        assert r["frames"] == 15 and r["processed"] + r["dropped"] == 15 and len(r["latency_ms"]) == r["processed"]
+        if must_drop:
+            assert r["dropped"] >= 5 and min(r["latency_ms"]) >= 140  # each verdict waited for its 0.15 s
