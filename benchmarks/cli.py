@@ -237,7 +237,7 @@ def _capacity(args: argparse.Namespace) -> int:
 
 def compare_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-bench compare", description="Many devices' edge-bench reports side by "
-                                "side: per model and configuration each device's p50 with its 95 %% interval, the "
+                                "side: per model and configuration each device's p50 with its 95 % interval, the "
                                 "speed-up against a reference device and accuracy per device.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="examples:\n  edge-bench compare reports/pi5 reports/jetson --reference pi5 "
