@@ -14,18 +14,24 @@ EPILOG = """examples:
   edge-bench                                   # the built-in digits bundle, full matrix on this machine
   edge-bench digits fashion --out reports/     # JSON, CSV, Markdown and an HTML page with plots
   edge-bench digits --recommend --max-drop 0.5 # fastest file + delegate within 0.5 pp of fp32
-  edge-bench model.tflite other.onnx --runs 500 --threads 1 4
+  edge-bench model.tflite other.onnx --runs 500 --threads 1 4   # a fixed count instead of the stopping rule
+  edge-bench digits --target-ci 1 --budget-seconds 30           # tighter intervals, more time
   edge-bench blazeface-short-range --input-shape 1x240x320x3   # a detector file by its catalog name
   edge-bench digits --baseline benchmarks/reference/x86_64-ci.json --max-regression 10   # CI gate, exit 3
 
 The matrix: TFLite with 1..N threads, XNNPACK on and off, the GPU and Edge TPU delegates where their
 libraries load; ONNX Runtime with every execution provider this build has; Keras model.predict on one
 image as the reference (when TensorFlow is installed). Anything unavailable is a row "skipped: <reason>".
-Each configuration runs in its own process: load, first inference, --warmup untimed runs, then --runs
-timed invokes (or --min-seconds); mean, std, min, p50, p90, p99, max, throughput at --batch, peak RSS,
+Each configuration runs in its own process: load, first inference, --warmup untimed runs; then all of them
+are timed in interleaved rounds (batches of about 0.25 s each, round-robin) until a configuration's p50
+95 % interval is within ±--target-ci % or its --budget-seconds are spent (or --runs forces a count); the
+row says which stopped it. Intervals are distribution-free order-statistic (binomial) 95 % intervals for
+p50 and p90. Mean, std, min, p50, p90, p99, max, throughput at --batch, peak RSS,
 size, accuracy and top-1 agreement with fp32 on the bundle's evaluation sample (or --dataset NPZ with
 x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
 Calibration sweeps: edge-bench calibrate --help. The whole kiosk loop, per stage: edge-bench pipeline --help.
+How many camera streams the device carries at a target FPS: edge-bench capacity --help.
+Many devices side by side: edge-bench compare --help.
 Kiosk FPS with a live-page viewer against none: edge-bench live --help.
 
 exit codes: 0 ok, 1 error, 2 usage, 3 regression against --baseline."""
@@ -39,7 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
                    ".tflite/.onnx/.keras files (default: digits)")
     p.add_argument("--formats", nargs="+", help="only these bundle formats (e.g. tflite-int8 onnx-fp32)")
     p.add_argument("--threads", nargs="+", type=int, help="thread counts (default: 1, 2, 4 ... up to the cores)")
-    p.add_argument("--runs", type=int, default=200, help="timed invokes per configuration (default 200)")
+    p.add_argument("--runs", type=int, help="force this many timed invokes per configuration (default: run until "
+                   "the p50's 95 %% interval is within ±--target-ci or --budget-seconds end)")
+    p.add_argument("--target-ci", type=float, default=2.0, help="stop a configuration once its p50's 95 %% interval "
+                   "is within ± this %% (default 2)")
+    p.add_argument("--budget-seconds", type=float, default=10.0, help="timed seconds per configuration at most "
+                   "(default 10)")
     p.add_argument("--warmup", type=int, default=20, help="untimed invokes first (default 20)")
     p.add_argument("--min-seconds", type=float, default=0.0, help="keep timing at least this long")
     p.add_argument("--batch", type=int, default=1, help="batch size for the throughput figure (default 1)")
@@ -52,14 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-drop", type=float, default=0.5, help="accuracy budget in points vs fp32 (default 0.5)")
     p.add_argument("--baseline", type=Path, help="an older report.json (or a board reference) to compare with")
     p.add_argument("--max-regression", type=float, default=10.0, help="allowed p50 slowdown in %% (default 10)")
+    p.add_argument("--sysfs-root", type=Path, default=Path("/"), help="read thermal, cpufreq, hwmon and powercap "
+                   "under this root instead of / (a container's bind mount, or a test's fake tree)")
     p.add_argument("--out", type=Path, help="write report.json, report.csv, report.md and report.html here")
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     return p
 
 
+def _ci(ci: list) -> str:
+    return "[" + ", ".join("?" if v is None else f"{v:.3f}" for v in ci) + "]"
+
+
 def _progress(i: int, n: int, row: dict) -> None:
     cfg = row["config"]["id"]
-    detail = f"p50 {row['p50_ms']:.3f} ms" if row["status"] == "ok" else f"{row['status']}: {row.get('reason', '')}"
+    detail = (f"p50 {row['p50_ms']:.3f} ms {_ci(row['p50_ci_ms'])} after {row['runs']} runs (stopped by "
+              f"{row['stopped_by']})" if row["status"] == "ok" else f"{row['status']}: {row.get('reason', '')}")
     print(f"[{i}/{n}] {cfg}: {detail[:110]}", file=sys.stderr, flush=True)
 
 
@@ -70,8 +88,10 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.report import to_terminal, write_all
     from benchmarks.runner import Settings, run_matrix
 
-    if args.runs < 1 or args.batch < 1 or args.warmup < 0:
+    if (args.runs is not None and args.runs < 1) or args.batch < 1 or args.warmup < 0:
         raise ValueError("--runs and --batch must be at least 1, --warmup at least 0")
+    if args.target_ci <= 0 or args.budget_seconds <= 0:
+        raise ValueError("--target-ci and --budget-seconds must be positive")
     configs = build_matrix(args.inputs, threads=args.threads, keras_reference=not args.no_keras,
                            xnnpack_off=not args.xnnpack_only)
     if args.formats:
@@ -80,9 +100,12 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
             raise ValueError(f"--formats {' '.join(args.formats)}: no such file in the inputs")
     shape = [int(v) for v in args.input_shape.lower().split("x")] if args.input_shape else None
     settings = Settings(runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch,
-                        dataset=args.dataset, input_shape=shape)
+                        dataset=args.dataset, input_shape=shape, target_ci_pct=args.target_ci,
+                        budget_s=args.budget_seconds)
     command = "edge-bench " + " ".join(shlex.quote(a) for a in argv)
-    report = run_matrix(configs, settings, command, progress=_progress)
+    from benchmarks.sensors import Device
+
+    report = run_matrix(configs, settings, command, progress=_progress, dev=Device(args.sysfs_root))
     if args.recommend:
         report["recommendation"] = recommend(report["rows"], args.max_drop)
     status = 0
@@ -101,7 +124,8 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"\nrecommendation for {rec['input']}: {rec['pick']} — {rec['why']}")
         for w in report["warnings"]:
             print(f"warning: {w}")
-        print(f"\n{settings.runs} timed runs per configuration after {settings.warmup} warm-up; "
+        print(f"\ntimed in interleaved rounds after {settings.warmup} warm-up; stopping: "
+              f"{settings.to_dict()['stopping']}; [lo, hi] = {settings.to_dict()['ci_method']}; "
               "accuracy on the bundle's evaluation sample")
     for regression in report.get("baseline", {}).get("regressions", []):
         print(f"edge-bench: regression: {regression}", file=sys.stderr)
@@ -158,6 +182,90 @@ def _calibrate(args: argparse.Namespace) -> int:
     return _deliver(result, to_markdown(result), "calibrate", args.out, args.json)
 
 
+def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
+    """The kiosk pipeline's settings, shared by `pipeline` and `capacity` (edge.face_pipeline builds both)."""
+    p.add_argument("--config", help="a kiosk YAML: its bundle, detector, schedule and tracker (flags override)")
+    p.add_argument("--bundle", help="classifier bundle (default: the kiosk's, the built-in mask bundle)")
+    p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
+    p.add_argument("--threads", type=int, help="classifier threads (default 2, the kiosk's)")
+    p.add_argument("--detector", help="TYPE[:key=value,...], e.g. haar or blazeface:model=full-range (default: the "
+                   "kiosk's detector)")
+    p.add_argument("--min-face", type=int, help="smallest face in pixels of the frame (default: the kiosk's 60)")
+    p.add_argument("--detect-every", type=int, help="run the detector on every k-th frame at most")
+    p.add_argument("--no-adaptive", action="store_true", help="detect on every frame the schedule allows")
+
+
+def capacity_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench capacity", description="MultiStream: how many camera streams this "
+                                "device carries at a target FPS through the kiosk's own pipeline (detector + "
+                                "classifier per face + tracker), one process per stream; p50/p90 latency per frame "
+                                "at each stream count and the largest count held without dropping frames.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="examples:\n  edge-bench capacity --source sample --target-fps 15\n"
+                                "  edge-bench capacity --source sample --config kiosk.yaml --max-streams 4 --out rep/\n"
+                                "  edge-bench capacity --source sample --detector haar --seconds 20 --json")
+    p.add_argument("--source", default="sample", help="video file, folder of images or sample (the kiosk clip, "
+                   "640x480); frames are preloaded and fed at --target-fps like a camera")
+    p.add_argument("--target-fps", type=float, default=15.0, help="frames per second per stream (default 15)")
+    p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per stream count (default 10)")
+    p.add_argument("--max-streams", type=int, default=8, help="stop at this many streams (default 8)")
+    p.add_argument("--max-dropped-pct", type=float, default=0.0, help="a level holds when at most this %% of frames "
+                   "dropped (default 0: none)")
+    _add_pipeline_settings(p)
+    p.add_argument("--out", type=Path, help="write capacity.json and capacity.md here")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return p
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    from benchmarks.capacity import capacity, to_markdown
+    from benchmarks.fingerprint import fingerprint
+
+    if args.target_fps <= 0 or args.seconds <= 0 or args.max_streams < 1:
+        raise ValueError("--target-fps and --seconds must be positive, --max-streams at least 1")
+
+    def progress(level: dict) -> None:
+        lat = f"p50 {level['p50_ms']:.1f} ms, p90 {level['p90_ms']:.1f} ms" if "p50_ms" in level else "no frames"
+        print(f"{level['streams']} stream(s): {level['dropped']}/{level['frames']} frames dropped, {lat}: "
+              f"{'held' if level['held'] else 'not held'}", file=sys.stderr, flush=True)
+
+    result = capacity(_pipeline_settings(args), args.source, args.target_fps, args.seconds, args.max_streams,
+                      args.max_dropped_pct, progress=progress)
+    result["device"] = fingerprint()
+    return _deliver(result, to_markdown(result), "capacity", args.out, args.json)
+
+
+def compare_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench compare", description="Many devices' edge-bench reports side by "
+                                "side: per model and configuration each device's p50 with its 95 % interval, the "
+                                "speed-up against a reference device and accuracy per device.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="examples:\n  edge-bench compare reports/pi5 reports/jetson --reference pi5 "
+                                "--out reports/compare\n  edge-bench compare a/report.json b/report.json --json\n"
+                                "  ansible-playbook -i inventory.ini firmware_configs/ansible/bench.yml   # runs "
+                                "edge-bench on every host, fetches, compares\n\nA device is named by the folder of "
+                                "its report.json (else the file's stem).")
+    p.add_argument("reports", nargs="+", type=Path, help="report.json files or the folders holding them")
+    p.add_argument("--reference", help="the device speed-ups are against (default: the first)")
+    p.add_argument("--out", type=Path, help="write compare.json, compare.md, compare.csv and compare.html here")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return p
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from benchmarks.compare import compare_reports, load, to_markdown, write_all
+
+    result = compare_reports(load(args.reports), args.reference)
+    if args.out:
+        paths = write_all(result, args.out)
+        print(f"edge-bench compare: wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if args.json:
+        emit_json(result)
+    else:
+        print(to_markdown(result), end="")
+    return 0
+
+
 def pipeline_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-bench pipeline", description="Time the kiosk's own loop: capture -> face "
                                 "detection (when the schedule says) -> crop/preprocess -> classify -> track -> draw, "
@@ -169,15 +277,7 @@ def pipeline_parser() -> argparse.ArgumentParser:
                                 "  edge-bench pipeline --source camera --max-frames 600 --out reports/pipe")
     p.add_argument("--source", default="sample", help="video file, folder of images, camera[:N], sample (the "
                    "kiosk clip, 640x480) or megamind (OpenCV's face clip, `edge-train fetch media`)")
-    p.add_argument("--config", help="a kiosk YAML: its bundle, detector, schedule and tracker (flags override)")
-    p.add_argument("--bundle", help="classifier bundle (default: the kiosk's, the built-in mask bundle)")
-    p.add_argument("--format", dest="fmt", help="model file of the bundle (default: its default, int8 TFLite)")
-    p.add_argument("--threads", type=int, help="classifier threads (default 2, the kiosk's)")
-    p.add_argument("--detector", help="TYPE[:key=value,...], e.g. haar or blazeface:model=full-range (default: the "
-                   "kiosk's detector)")
-    p.add_argument("--min-face", type=int, help="smallest face in pixels of the frame (default: the kiosk's 60)")
-    p.add_argument("--detect-every", type=int, help="run the detector on every k-th frame at most")
-    p.add_argument("--no-adaptive", action="store_true", help="detect on every frame the schedule allows")
+    _add_pipeline_settings(p)
     p.add_argument("--no-compare", action="store_true", help="skip the run with the detector on every frame")
     p.add_argument("--max-frames", type=int, default=300)
     p.add_argument("--faces", nargs="+", type=int, default=[0, 1, 4, 8], help="face counts for the cost table")
@@ -388,8 +488,10 @@ def _live(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    subcommands = {"recall": (recall_parser, _recall), "soak": (soak_parser, _soak),
-                   "reliability": (reliability_parser, _reliability), "live": (_live_parser, _live)}
+    subcommands = {"capacity": (capacity_parser, _capacity), "compare": (compare_parser, _compare),
+                   "recall": (recall_parser, _recall),
+                   "soak": (soak_parser, _soak), "reliability": (reliability_parser, _reliability),
+                   "live": (_live_parser, _live)}
     if argv[:1] and argv[0] in subcommands:
         parser, handler = subcommands[argv[0]]
         sub_args = parser().parse_args(argv[1:])

@@ -15,6 +15,11 @@ ORT_PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecu
                  "OpenVINOExecutionProvider", "XnnpackExecutionProvider", "CoreMLExecutionProvider")
 GPU_DELEGATE_LIBS = ("libtensorflowlite_gpu_delegate.so", "libtensorflowlite_gpu_gl.so")
 EDGETPU_LIB = "libedgetpu.so.1"
+# Where a provider comes from: each is a separate onnxruntime build that replaces the plain one.
+PROVIDER_BUILDS = {"CUDAExecutionProvider": "onnxruntime-gpu", "TensorrtExecutionProvider": "onnxruntime-gpu with "
+                   "TensorRT libraries", "OpenVINOExecutionProvider": "onnxruntime-openvino",
+                   "XnnpackExecutionProvider": "an onnxruntime built with --use_xnnpack",
+                   "CoreMLExecutionProvider": "onnxruntime on macOS"}
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class BenchConfig:
     model: str  # bundle path or bare model file
     label: str  # the input's display name
     format: str  # bundle format (tflite-int8, ...) or "tflite" / "onnx" / "keras" for bare files
-    backend: str  # tflite | onnx | keras
+    backend: str  # tflite | onnx | openvino | keras
     threads: int = 1
     xnnpack: bool = True
     delegate: str | None = None  # gpu | edgetpu
@@ -117,6 +122,8 @@ def build_matrix(refs: list[str], threads: list[int] | None = None, keras_refere
     except ImportError:
         pass
     delegate_reason = {kind: _delegate_status(kind) for kind in ("gpu", "edgetpu")}
+    openvino_reason = None if importlib.util.find_spec("openvino") else \
+        "OpenVINO not installed (pip install edgesight[openvino])"
     configs: list[BenchConfig] = []
     used: set[str] = set()
     for ref in refs:
@@ -134,12 +141,17 @@ def build_matrix(refs: list[str], threads: list[int] | None = None, keras_refere
                     if provider not in ort_available:
                         configs.append(BenchConfig(f"{label}/{fmt}/{short}", model, label, fmt, "onnx",
                                                    provider=provider, skipped=f"{provider} is not in this "
-                                                   f"onnxruntime build (available: {', '.join(ort_available)})"))
+                                                   f"onnxruntime build (available: {', '.join(ort_available)}; it "
+                                                   f"comes with {PROVIDER_BUILDS.get(provider, 'another build')})"))
                         continue
                     for t in threads if provider == "CPUExecutionProvider" else (threads[-1],):
                         configs.append(BenchConfig(f"{label}/{fmt}/{short}/t{t}", model, label, fmt, "onnx", t,
                                                    provider=provider))
-            elif fmt == "keras" and keras_reference:
+            if fmt.startswith(("tflite", "onnx")):
+                for t in threads if openvino_reason is None else (threads[0],):
+                    configs.append(BenchConfig(f"{label}/{fmt}/openvino-cpu/t{t}", model, label, fmt, "openvino", t,
+                                               skipped=openvino_reason))
+            if fmt == "keras" and keras_reference:
                 reason = None if importlib.util.find_spec("keras") else "Keras/TensorFlow not installed " \
                     "(pip install edgesight[train])"
                 configs.append(BenchConfig(f"{label}/keras/predict", model, label, "keras", "keras",

@@ -35,12 +35,31 @@ def tflite_coverage(ops: list[dict]) -> dict:
             "fallback_ops": dict(Counter(cpu))}
 
 
-def onnx_coverage(profile_path: str | Path) -> dict:
-    """From an ONNX Runtime profile (SessionOptions.enable_profiling): nodes per execution provider."""
-    events = json.loads(Path(profile_path).read_text())
+def onnx_coverage(profile: str | Path | list) -> dict:
+    """From an ONNX Runtime profile (SessionOptions.enable_profiling; its path or its events): nodes per
+    execution provider."""
+    events = profile if isinstance(profile, list) else json.loads(Path(profile).read_text())
     per_node: dict[str, str] = {}
     for ev in events:
         args = ev.get("args") or {}
         if ev.get("cat") == "Node" and "provider" in args:
             per_node[ev["name"].rsplit("_kernel_time", 1)[0]] = args["provider"]
     return {"nodes": len(per_node), "by_provider": dict(Counter(per_node.values()))}
+
+
+def fallback_warnings(rows: list[dict]) -> list[str]:
+    """A provider or delegate that loads but runs nodes on the CPU, said out loud with the node count."""
+    out = []
+    for r in rows:
+        cfg, cov = r["config"], r.get("coverage") or {}
+        if r.get("status") != "ok" or not cov:
+            continue
+        if cfg["backend"] == "onnx" and cfg.get("provider") not in (None, "CPUExecutionProvider"):
+            cpu = cov.get("by_provider", {}).get("CPUExecutionProvider", 0)
+            if cpu:
+                out.append(f"{cfg['id']}: {cpu} of {cov['nodes']} nodes ran on the CPU, not on {cfg['provider']} "
+                           "(silent fallback)")
+        elif cfg["backend"] == "tflite" and cfg.get("delegate") and cov.get("delegated", 0) < cov.get("nodes", 0):
+            out.append(f"{cfg['id']}: {cov['nodes'] - cov['delegated']} of {cov['nodes']} nodes ran on the CPU, not "
+                       f"on the {cfg['delegate']} delegate ({', '.join(cov.get('fallback_ops', {}))})")
+    return out

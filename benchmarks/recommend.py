@@ -7,6 +7,14 @@ reference, with the runner-up and the faster rows that were ruled out, and why.
 
 from __future__ import annotations
 
+from benchmarks.stats import ci_of, intervals_overlap
+
+
+def _tie_break(tied: list[dict]) -> dict:
+    """Rows whose p50 intervals overlap the fastest's are statistically one speed: ship the smaller file,
+    then the one with less peak memory."""
+    return min(tied, key=lambda r: (r.get("size_bytes") or 0, r.get("peak_rss_bytes") or 0, r["p50_ms"]))
+
 
 def reference_accuracy(rows: list[dict], label: str) -> tuple[str, float] | None:
     ok = [r for r in rows if r["status"] == "ok" and r["config"]["label"] == label and r.get("accuracy") is not None]
@@ -41,17 +49,29 @@ def recommend(rows: list[dict], max_drop_pp: float) -> list[dict]:
             out.append({"input": label, "pick": None, "reference": ref_fmt, "excluded_faster": excluded,
                         "why": f"no configuration within {max_drop_pp} pp of {ref_fmt} accuracy {ref_acc:.4f}"})
             continue
-        pick = within[0]
+        fastest = within[0]
+        tied = [r for r in within if intervals_overlap(ci_of(r), ci_of(fastest))]
+        pick = _tie_break(tied) if len(tied) > 1 else fastest
+        within = [pick] + [r for r in within if r is not pick]
         rec = {"input": label, "pick": pick["config"]["id"], "p50_ms": pick["p50_ms"], "accuracy": pick["accuracy"],
                "reference": ref_fmt, "reference_accuracy": ref_acc, "max_drop_pp": max_drop_pp,
                "excluded_faster": excluded}
-        why = f"fastest p50 ({pick['p50_ms']:.3f} ms) within {max_drop_pp} pp of {ref_fmt} ({ref_acc:.4f})"
+        if len(tied) > 1:
+            rec["indistinguishable"] = [r["config"]["id"] for r in tied]
+            why = (f"{len(tied)} configurations within {max_drop_pp} pp of {ref_fmt} ({ref_acc:.4f}) are "
+                   f"statistically indistinguishable in speed (their p50 95 % intervals overlap the fastest's, "
+                   f"{fastest['config']['id']}); tie broken by file size, then peak memory: "
+                   f"{pick.get('size_bytes', 0) / 1024:.0f} KB, {(pick.get('peak_rss_bytes') or 0) / 2**20:.0f} MB")
+        else:
+            why = f"fastest p50 ({pick['p50_ms']:.3f} ms) within {max_drop_pp} pp of {ref_fmt} ({ref_acc:.4f}); " \
+                  "its p50 interval does not overlap the runner-up's"
         if len(within) > 1:
             second = within[1]
             slower = (second["p50_ms"] / pick["p50_ms"] - 1) * 100
             rec["runner_up"] = {"id": second["config"]["id"], "p50_ms": second["p50_ms"],
-                                "accuracy": second["accuracy"], "slower_pct": round(slower, 1)}
-            why += f"; runner-up {second['config']['id']} is {slower:.1f}% slower"
+                                "accuracy": second["accuracy"], "slower_pct": round(slower, 1),
+                                "indistinguishable": intervals_overlap(ci_of(second), ci_of(pick))}
+            why += f"; runner-up {second['config']['id']} p50 is {slower:+.1f}%"
         if excluded:
             why += f"; {len(excluded)} faster configuration(s) lose more accuracy than the budget"
         rec["why"] = why

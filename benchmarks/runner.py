@@ -1,41 +1,53 @@
-"""Runs the configuration matrix, one subprocess per configuration, and assembles the report.
+"""Runs the configuration matrix, one worker process per configuration, in rounds, and assembles the report.
 
-Medians and percentiles, never best-of; the run count is reported with every number; accuracy
-and top-1 agreement with the fp32 reference sit in the same row as the latency.
+Every worker is loaded first (one at a time, so load times are their own), then each is asked for a batch of
+timed runs in turn, round after round: drift, thermal throttling and a noisy neighbour hit all configurations
+alike instead of whichever ran last. A configuration leaves the rounds when its stopping rule says so
+(benchmarks.stats.stop_reason): the p50's 95 % interval within ±target, its time budget spent, or a forced
+--runs count reached. Medians and percentiles with their intervals, never best-of; the run count and what
+stopped it are in every row; accuracy and top-1 agreement with the fp32 reference sit in the same row.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import gc
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from benchmarks.configs import BenchConfig
+from benchmarks.coverage import fallback_warnings
 from benchmarks.fingerprint import fingerprint, thermal_state, warnings
+from benchmarks.sensors import Device, power_sensor
+from benchmarks.stats import CI_METHOD
+from benchmarks.telemetry import Sampler, mark_rows, throttle_warnings
 from edge.bundle import Bundle
 
-REPORT_SCHEMA = 1
+REPORT_SCHEMA = 2  # 2: intervals, stopped_by, rounds
 
 
 @dataclass
 class Settings:
-    runs: int = 200
+    runs: int | None = None  # a forced count; None: the stopping rule decides
     warmup: int = 20
     min_seconds: float = 0.0
     batch: int = 1
     dataset: str | None = None
     timeout_s: float = 600.0
     input_shape: list[int] | None = None  # bare files: the first input's shape (a detector at its run resolution)
+    target_ci_pct: float = 2.0  # stop when the p50's 95 % interval is within ± this
+    budget_s: float = 10.0  # timed seconds per configuration at most (unless --runs forces a count)
+    min_runs: int = 100  # fewer runs than this never stop on the interval: the p90 needs them too
+    round_s: float = 0.25  # timed seconds per configuration per round
+    replicas: int = 2  # worker processes per configuration, taking the rounds in turn (process-to-process spread)
 
     def to_dict(self) -> dict:
         return {"runs": self.runs, "warmup": self.warmup, "min_seconds": self.min_seconds, "batch": self.batch,
-                "dataset": self.dataset, "input_shape": self.input_shape}
+                "dataset": self.dataset, "input_shape": self.input_shape, "target_ci_pct": self.target_ci_pct,
+                "budget_s": self.budget_s, "min_runs": self.min_runs, "replicas": self.replicas, "ci_method": CI_METHOD,
+                "stopping": "fixed runs" if self.runs else f"p50 95 % interval within ±{self.target_ci_pct} % or "
+                f"{self.budget_s:g} s of timed runs per configuration, in interleaved rounds"}
 
 
 def eval_sample(bundle: Bundle) -> tuple[np.ndarray, np.ndarray] | None:
@@ -44,29 +56,6 @@ def eval_sample(bundle: Bundle) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     with np.load(bundle.root / ev.sample_file) as data:
         return data["x"], data["y"]
-
-
-def run_config(cfg: BenchConfig, settings: Settings) -> dict:
-    row = {"config": cfg.to_dict()}
-    if cfg.skipped:
-        return {**row, "status": "skipped", "reason": cfg.skipped}
-    try:
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", json.dumps(cfg.to_dict()),
-                               json.dumps(settings.to_dict())], capture_output=True, text=True,
-                              timeout=settings.timeout_s, env=_worker_env())
-    except subprocess.TimeoutExpired:
-        return {**row, "status": "failed", "reason": f"timed out after {settings.timeout_s:.0f} s"}
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        return {**row, "status": "failed", "reason": f"worker exited {proc.returncode}: {tail[:200]}"}
-    return {**row, **json.loads(lines[-1])}
-
-
-def _worker_env() -> dict:
-    import os
-
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def add_agreement(rows: list[dict]) -> None:
@@ -85,16 +74,17 @@ def add_agreement(rows: list[dict]) -> None:
 
 
 def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
-               progress: Callable[[int, int, dict], None] | None = None) -> dict:
+               progress: Callable[[int, int, dict], None] | None = None, dev: Device | None = None) -> dict:
     device = fingerprint()
     before = thermal_state()
     started = _dt.datetime.now(_dt.timezone.utc)
-    rows = []
-    for i, cfg in enumerate(configs, 1):
-        rows.append(run_config(cfg, settings))
-        gc.collect()
-        if progress:
-            progress(i, len(configs), rows[-1])
+    from benchmarks.rounds import run_rounds
+
+    dev = dev or Device()
+    with Sampler(dev) as sampler:
+        rows = run_rounds(configs, settings, progress, meter=power_sensor(dev))
+    mark_rows(rows, sampler.series)
+    telemetry = sampler.report()
     after = thermal_state()
     add_agreement(rows)
     return {
@@ -102,5 +92,6 @@ def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
         "created": started.replace(microsecond=0).isoformat(),
         "duration_s": round((_dt.datetime.now(_dt.timezone.utc) - started).total_seconds(), 2),
         "device": device, "thermal": {"before": before, "after": after}, "settings": settings.to_dict(),
-        "rows": rows, "warnings": warnings(device, before, after),
+        "rows": rows, "telemetry": telemetry,
+        "warnings": warnings(device, before, after) + throttle_warnings(rows, telemetry) + fallback_warnings(rows),
     }

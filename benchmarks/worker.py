@@ -1,6 +1,12 @@
 """One configuration, measured in a process of its own (so peak RSS is its own and a crash is contained).
 
-    python -m benchmarks.worker '<config json>' '<settings json>'  ->  one JSON object on stdout
+    python -m benchmarks.worker '<config json>' '<settings json>'
+
+It loads the model, runs the first inference and the warm-up, says {"ready": ...} on stdout, then answers
+JSON lines on stdin: {"op": "time", "runs": N} -> {"ms": [...], "wall_s": ...}, a batch of timed runs, as
+often as the runner asks (the runner interleaves every configuration's batches in rounds, so drift and a
+noisy neighbour land on all of them alike); {"op": "finish"} -> the rest of the row (accuracy, coverage,
+peak RSS, ...) and exit. A load failure is one {"status": "failed"} line instead of ready.
 
 The timed operation is the runtime's own invoke with the input already bound, as TFLite's
 benchmark_model does; Keras is timed as `model.predict` on one image, the way the papers ran it.
@@ -9,9 +15,9 @@ benchmark_model does; Keras is timed as `model.predict` on one image, the way th
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,14 +27,15 @@ from benchmarks.configs import BenchConfig
 from benchmarks.coverage import onnx_coverage, tflite_coverage
 
 
-def time_calls(call, runs: int, warmup: int, min_seconds: float = 0.0) -> np.ndarray:
-    """The timing loop edge-bench uses everywhere (and benchmarks/overhead.py holds to account), in ms."""
+def time_calls(call, runs: int, warmup: int, min_seconds: float = 0.0, max_runs: int = 10**9) -> np.ndarray:
+    """The timing loop edge-bench uses everywhere (and benchmarks/overhead.py holds to account), in ms:
+    at least `runs` and `min_seconds`, at most `max_runs`."""
     for _ in range(warmup):
         call()
     times: list[float] = []
     perf = time.perf_counter
     deadline = perf() + min_seconds
-    while len(times) < runs or perf() < deadline:
+    while (len(times) < runs or perf() < deadline) and len(times) < max_runs:
         t0 = perf()
         call()
         times.append(perf() - t0)
@@ -79,7 +86,7 @@ def _open(cfg: BenchConfig, path: Path):
             _, module = load_interpreter_module()
             lib = EDGETPU_LIB if cfg.delegate == "edgetpu" else GPU_DELEGATE_LIBS[0]
             options["delegates"] = [module.load_delegate(lib)]
-    else:
+    elif cfg.backend == "onnx":
         options["provider"] = cfg.provider or "CPUExecutionProvider"
     return open_backend(cfg.backend, path, cfg.threads, **options)
 
@@ -111,117 +118,168 @@ def _timed_call(cfg: BenchConfig, runner, x1: np.ndarray):
     return runner.bind(q)
 
 
-def _coverage(cfg: BenchConfig, runner, path: Path, feeds: dict) -> dict | None:
+def _coverage_and_per_op(cfg: BenchConfig, runner, path: Path, feeds: dict) -> tuple[dict | None, dict]:
+    """Which nodes ran where, and the top ops by time (benchmarks.per_op)."""
+    from benchmarks import per_op
+
     if cfg.backend == "tflite":
-        return tflite_coverage(runner.ops_details())
+        coverage = tflite_coverage(runner.ops_details())
+        return coverage, per_op.tflite_per_op(runner.runtime, coverage)
     if cfg.backend == "onnx":
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.enable_profiling = True
-        opts.log_severity_level = 3
-        with tempfile.TemporaryDirectory() as tmp:
-            opts.profile_file_prefix = str(Path(tmp) / "prof")
-            sess = ort.InferenceSession(str(path), sess_options=opts, providers=[cfg.provider])
-            sess.run(None, feeds)
-            return onnx_coverage(sess.end_profiling())
-    return None
+        summary, events = per_op.onnx_per_op(path, cfg.provider, cfg.threads, feeds)
+        return onnx_coverage(events), summary
+    if cfg.backend == "openvino":
+        return None, per_op.openvino_per_op(path, cfg.threads, [feeds[t.name] for t in runner.inputs])
+    return None, {"available": False, "reason": f"no per-op profiler for {cfg.backend}"}
 
 
-def measure(cfg: BenchConfig, settings: dict) -> dict:
-    from edge.preprocess import dequantize, prepare_dataset, quantize
+class Session:
+    """A loaded configuration: timed batches on request, then the untimed rest of its row."""
 
-    rss_start = _rss_peak()
-    path, bundle = _model_file(cfg)
-    t0 = time.perf_counter()
-    runner = _open(cfg, path)
-    load_ms = (time.perf_counter() - t0) * 1000
-    data = _eval_data(bundle, settings.get("dataset"))
-    if bundle is not None:
-        m = bundle.manifest
-        x = prepare_dataset(data[0], m.preprocess, m.input.layout) if data is not None else \
-            np.random.default_rng(0).random((1, *m.input.shape), dtype=np.float32)
-        x1 = x[:1]
-        call = _timed_call(cfg, runner, x1)
-    elif cfg.backend == "keras":
-        x = x1 = np.random.default_rng(0).random((1, *runner.inputs[0].shape[1:]), dtype=np.float32)
-        call = _timed_call(cfg, runner, x1)
-    else:  # a bare file (a detector, say): random data on every input, at --input-shape if given
-        feeds = random_feeds(runner, settings.get("input_shape"))
-        x = x1 = next(iter(feeds.values()))
-        call = runner.bind(feeds)
-    t0 = time.perf_counter()
-    call()
-    first_ms = (time.perf_counter() - t0) * 1000
-    ms = time_calls(call, settings["runs"], settings["warmup"], settings.get("min_seconds", 0.0))
-    result = {
-        "status": "ok", "load_ms": load_ms, "first_inference_ms": first_ms, "warmup": settings["warmup"],
-        "runs": len(ms), "mean_ms": float(ms.mean()), "std_ms": float(ms.std()), "min_ms": float(ms.min()),
-        "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
-        "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
-        "samples_ms": [round(float(v), 4) for v in ms[:: max(1, len(ms) // 200)]],
-        "size_bytes": path.stat().st_size,
-    }
-    from edge.classifier import open_head
-
-    head = open_head(bundle) if bundle is not None else None
-    if head is not None:  # the model's p50 stays the model's; the head's time is its own figure
-        feats = call() if cfg.backend == "keras" else dequantize(runner.infer(quantize(x1, runner.input)),
-                                                                  runner.output)
-        head_ms = time_calls(head.bind(np.asarray(feats, np.float32)), settings["runs"], settings["warmup"])
-        result["head"] = {"kind": bundle.manifest.head.kind, "p50_ms": float(np.percentile(head_ms, 50))}
-    # Peak RSS of loading and running at batch 1, before the batched accuracy pass inflates it.
-    result["peak_rss_bytes"] = _rss_peak()
-    batch = settings.get("batch", 1) if bundle is not None or cfg.backend == "keras" else 1
-    if batch > 1:
-        xb = np.repeat(x1, batch, axis=0)
-        if cfg.backend == "keras":
-            def run_batch():
-                return runner.predict(xb, verbose=0)
-        else:
-            qb = quantize(xb, runner.input)
-
-            def run_batch():
-                return runner.infer(qb)
-        run_batch()
+    def __init__(self, cfg: BenchConfig, settings: dict) -> None:
+        self.cfg, self.settings = cfg, settings
+        self.rss_start = _rss_peak()
+        self.path, self.bundle = _model_file(cfg)
         t0 = time.perf_counter()
-        reps = max(3, settings["runs"] // batch)
+        self.runner = _open(cfg, self.path)
+        self.load_ms = (time.perf_counter() - t0) * 1000
+        self.data = _eval_data(self.bundle, settings.get("dataset"))
+        self.feeds: dict | None = None
+        if self.bundle is not None:
+            from edge.preprocess import prepare_dataset
+
+            m = self.bundle.manifest
+            self.x = prepare_dataset(self.data[0], m.preprocess, m.input.layout) if self.data is not None else \
+                np.random.default_rng(0).random((1, *m.input.shape), dtype=np.float32)
+            self.x1 = self.x[:1]
+            self.call = _timed_call(cfg, self.runner, self.x1)
+        elif cfg.backend == "keras":
+            self.x = self.x1 = np.random.default_rng(0).random((1, *self.runner.inputs[0].shape[1:]),
+                                                               dtype=np.float32)
+            self.call = _timed_call(cfg, self.runner, self.x1)
+        else:  # a bare file (a detector, say): random data on every input, at --input-shape if given
+            self.feeds = random_feeds(self.runner, settings.get("input_shape"))
+            self.x = self.x1 = next(iter(self.feeds.values()))
+            self.call = self.runner.bind(self.feeds)
+        t0 = time.perf_counter()
+        self.call()
+        self.first_ms = (time.perf_counter() - t0) * 1000
+        time_calls(self.call, 0, settings["warmup"])
+        self.timed = 0
+
+    def time(self, runs: int, seconds: float = 0.0, max_runs: int = 10**9) -> dict:
+        t0 = time.perf_counter()
+        ms = time_calls(self.call, runs, 0, seconds, max_runs)
+        self.timed += len(ms)
+        return {"ms": [round(float(v), 5) for v in ms], "wall_s": time.perf_counter() - t0}
+
+    def finish(self) -> dict:
+        from edge.preprocess import dequantize, quantize
+
+        cfg, runner, bundle, x1, settings = self.cfg, self.runner, self.bundle, self.x1, self.settings
+        reps = max(50, min(self.timed, 500))
+        result = {"status": "ok", "load_ms": self.load_ms, "first_inference_ms": self.first_ms,
+                  "warmup": settings["warmup"], "size_bytes": self.path.stat().st_size}
+        from edge.classifier import open_head
+
+        head = open_head(bundle) if bundle is not None else None
+        if head is not None:  # the model's p50 stays the model's; the head's time is its own figure
+            feats = self.call() if cfg.backend == "keras" else dequantize(runner.infer(quantize(x1, runner.input)),
+                                                                           runner.output)
+            head_ms = time_calls(head.bind(np.asarray(feats, np.float32)), reps, settings["warmup"])
+            result["head"] = {"kind": bundle.manifest.head.kind, "p50_ms": float(np.percentile(head_ms, 50))}
+        # Peak RSS of loading and running at batch 1, before the batched accuracy pass inflates it.
+        result["peak_rss_bytes"] = _rss_peak()
+        batch = settings.get("batch", 1) if bundle is not None or cfg.backend == "keras" else 1
+        if batch > 1:
+            result["throughput_ips"] = self._throughput(batch, reps)
+        if self.data is not None:
+            result.update(self._accuracy(head))
+        if cfg.backend != "keras":
+            feeds = {runner.input.name: quantize(x1, runner.input)} if bundle is not None else self.feeds
+            result["coverage"], result["per_op"] = _coverage_and_per_op(cfg, runner, self.path, feeds)
+            result["shapes"] = {"inputs": [list(t.shape) for t in runner.inputs],
+                                "outputs": [list(t.shape) for t in runner.outputs]}
+            result["runtime"] = getattr(runner, "runtime", cfg.backend)
+        else:
+            import keras
+
+            result["runtime"] = f"keras {keras.__version__} ({keras.backend.backend()})"
+        result["rss_before_load_bytes"] = self.rss_start
+        return result
+
+    def _throughput(self, batch: int, reps: int) -> float:
+        xb = np.repeat(self.x1, batch, axis=0)
+        if self.cfg.backend == "keras":
+            def run_batch():
+                return self.runner.predict(xb, verbose=0)
+        else:
+            from edge.preprocess import quantize
+
+            qb = quantize(xb, self.runner.input)
+
+            def run_batch():
+                return self.runner.infer(qb)
+        run_batch()
+        reps = max(3, reps // batch)
+        t0 = time.perf_counter()
         for _ in range(reps):
             run_batch()
-        result["throughput_ips"] = batch * reps / (time.perf_counter() - t0)
-    else:
-        result["throughput_ips"] = 1000.0 / result["p50_ms"]
-    if data is not None:
-        if cfg.backend == "keras":
+        return batch * reps / (time.perf_counter() - t0)
+
+    def _accuracy(self, head) -> dict:
+        from edge.preprocess import dequantize, quantize
+
+        runner, x = self.runner, self.x
+        if self.cfg.backend == "keras":
             probs = runner.predict(x, batch_size=256, verbose=0)
         else:
             probs = dequantize(runner.infer(quantize(x, runner.input)), runner.output)
         if head is not None:
             probs = head.infer(np.asarray(probs, np.float32))
         pred = probs.argmax(axis=1)
-        result.update(accuracy=float((pred == data[1]).mean()), eval_samples=len(pred), predictions=pred.tolist())
-    if cfg.backend != "keras":
-        feeds = {runner.input.name: quantize(x1, runner.input)} if bundle is not None else feeds
-        result["coverage"] = _coverage(cfg, runner, path, feeds)
-        result["shapes"] = {"inputs": [list(t.shape) for t in runner.inputs],
-                            "outputs": [list(t.shape) for t in runner.outputs]}
-        result["runtime"] = getattr(runner, "runtime", cfg.backend)
-    else:
-        import keras
+        return {"accuracy": float((pred == self.data[1]).mean()), "eval_samples": len(pred),
+                "predictions": pred.tolist()}
 
-        result["runtime"] = f"keras {keras.__version__} ({keras.backend.backend()})"
-    result["rss_before_load_bytes"] = rss_start
-    return result
+
+def _failed(exc: Exception) -> dict:
+    return {"status": "failed", "reason": " ".join(f"{type(exc).__name__}: {exc}".split())[:300]}
+
+
+def serve(cfg: BenchConfig, settings: dict, requests, reply) -> None:
+    """The JSON-lines loop; `requests` yields lines, `reply` writes one object."""
+    try:
+        session = Session(cfg, settings)
+    except Exception as exc:  # noqa: BLE001 - reported as a failed row, never a crash of edge-bench
+        reply(_failed(exc))
+        return
+    reply({"ready": True, "load_ms": session.load_ms})
+    for line in requests:
+        request = json.loads(line) if line.strip() else {}
+        try:
+            if request.get("op") == "time":
+                reply(session.time(int(request["runs"]), float(request.get("seconds", 0)),
+                                   int(request.get("max_runs", 10**9))))
+            elif request.get("op") == "finish":
+                reply(session.finish())
+                return
+        except Exception as exc:  # noqa: BLE001
+            reply(_failed(exc))
+            return
 
 
 def main() -> int:
     cfg = BenchConfig(**json.loads(sys.argv[1]))
     settings = json.loads(sys.argv[2])
-    try:
-        result = measure(cfg, settings)
-    except Exception as exc:  # noqa: BLE001 - reported as a failed row, never a crash of edge-bench
-        result = {"status": "failed", "reason": " ".join(f"{type(exc).__name__}: {exc}".split())[:300]}
-    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    # The protocol gets a private copy of stdout; anything a native library prints goes to stderr.
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+
+    def reply(obj: dict) -> None:
+        proto.write(json.dumps(obj) + "\n")
+        proto.flush()
+
+    serve(cfg, settings, sys.stdin, reply)
     return 0
 
 

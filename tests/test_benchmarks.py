@@ -60,6 +60,8 @@ def test_rows_carry_latency_accuracy_and_coverage(report):
             "digits/onnx-fp32/cpu/t1", "digits/tflite-fp32/xnnpack/t1"} <= set(rows)
     for r in rows.values():
         assert r["runs"] == 15 and r["min_ms"] <= r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert r["stopped_by"] == "runs" and r["p50_ci_ms"][0] <= r["p50_ms"] <= r["p50_ci_ms"][1]
+        assert r["p90_ci_ms"][1] is None or r["p90_ci_ms"][0] <= r["p90_ms"] <= r["p90_ci_ms"][1]
         assert r["accuracy"] >= 0.95 and 0.98 <= r["agreement"] <= 1.0 and r["peak_rss_bytes"] > 0
     # A delegate that ran nothing shows up as such: XNNPACK-off rows delegate 0 nodes.
     assert rows["digits/tflite-int8/builtin/t1"]["coverage"]["delegated"] == 0
@@ -69,13 +71,57 @@ def test_rows_carry_latency_accuracy_and_coverage(report):
                                                                           rows["digits/onnx-int8/cpu/t1"]["coverage"]["nodes"]}
 
 
+def test_openvino_rows_are_measured_with_accuracy_and_agreement(report):
+    """OpenVINO reads the bundle's TFLite and ONNX files itself; its rows sit beside the others."""
+    pytest.importorskip("openvino")
+    rows = {r["config"]["id"]: r for r in report[0]["rows"]}
+    for fmt in ("tflite-int8", "tflite-fp32", "onnx-int8", "onnx-fp32"):
+        r = rows[f"digits/{fmt}/openvino-cpu/t1"]
+        assert r["status"] == "ok", r
+        assert r["runtime"].startswith("openvino") and r["accuracy"] >= 0.95 and r["agreement"] >= 0.98
+
+
+@pytest.mark.slow
+def test_openvino_on_the_mask_bundle():
+    pytest.importorskip("openvino")
+    proc = run_cli("edge-bench", "mask", "--formats", "tflite-int8", "onnx-int8", "tflite-fp32", *FAST, "--json",
+                   timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["config"]["id"]: r for r in json.loads(proc.stdout)["rows"]}
+    ov = [rows[f"mask/{fmt}/openvino-cpu/t1"] for fmt in ("tflite-int8", "onnx-int8")]
+    for r, ref in zip(ov, (rows["mask/tflite-int8/xnnpack/t1"], rows["mask/onnx-int8/cpu/t1"])):
+        assert r["status"] == "ok" and abs(r["accuracy"] - ref["accuracy"]) <= 0.03 and r["agreement"] >= 0.95
+
+
+def test_per_op_time_from_the_profilers_and_honest_where_there_is_none(report):
+    rows = {r["config"]["id"]: r for r in report[0]["rows"] if r["status"] == "ok"}
+    ort = rows["digits/onnx-int8/cpu/t1"]["per_op"]
+    assert ort["available"] and ort["source"].startswith("onnxruntime") and ort["nodes"] > 5
+    assert 0.99 <= sum(o["share"] for o in ort["top_ops"]) + 1e-9 or len(ort["top_ops"]) == 8
+    assert ort["top_ops"][0]["share"] >= ort["top_ops"][-1]["share"] and ort["top_nodes"][0]["where"] == \
+        "CPUExecutionProvider"
+    tfl = rows["digits/tflite-int8/xnnpack/t1"]["per_op"]
+    assert tfl["available"] is False and "not exposed by this runtime" in tfl["reason"]
+    assert tfl["partitions"]["delegate_partitions"] >= 1 and tfl["partitions"]["cpu_ops"]
+    if "digits/onnx-int8/openvino-cpu/t1" in rows:
+        assert rows["digits/onnx-int8/openvino-cpu/t1"]["per_op"]["top_ops"][0]["ms"] > 0
+    assert "## Per-op time" in (report[1] / "report.md").read_text()
+
+
 def test_recommendation_is_the_fastest_row_within_budget(report):
     data = report[0]
     rec = data["recommendation"][0]
     ok = [r for r in data["rows"] if r["status"] == "ok"]
     ref = max(r["accuracy"] for r in ok if r["config"]["format"] == "tflite-fp32")
     within = [r for r in ok if (ref - r["accuracy"]) * 100 <= 0.5]
-    assert rec["pick"] == min(within, key=lambda r: r["p50_ms"])["config"]["id"]
+    fastest = min(within, key=lambda r: r["p50_ms"])
+    if "indistinguishable" in rec:  # a tie in speed is broken by size, then memory, and said so
+        assert fastest["config"]["id"] in rec["indistinguishable"] and "indistinguishable" in rec["why"]
+        tied = [r for r in within if r["config"]["id"] in rec["indistinguishable"]]
+        best = min(tied, key=lambda r: (r["size_bytes"], r["peak_rss_bytes"], r["p50_ms"]))
+        assert rec["pick"] == best["config"]["id"]
+    else:
+        assert rec["pick"] == fastest["config"]["id"]
     assert rec["runner_up"]["id"] != rec["pick"] and "runner-up" in rec["why"]
 
 
@@ -90,6 +136,22 @@ def test_recommend_rules_out_fast_rows_that_lose_accuracy():
     assert rec["runner_up"]["id"] == "fp32"
 
 
+def test_recommend_breaks_a_statistical_tie_by_size_then_memory():
+    def row(i, p50, ci, size, rss):
+        return {"status": "ok", "p50_ms": p50, "p50_ci_ms": ci, "accuracy": 0.95, "size_bytes": size,
+                "peak_rss_bytes": rss, "config": {"id": i, "label": "m", "format": "tflite-int8", "backend": "tflite"}}
+    ref = {**row("ref", 3.0, [2.9, 3.1], 9, 9), "config": {"id": "ref", "label": "m", "format": "tflite-fp32",
+                                                          "backend": "tflite"}}
+    tied = [ref, row("a", 1.00, [0.98, 1.03], 900, 50), row("b", 1.01, [0.99, 1.02], 300, 60),
+            row("c", 1.02, [1.00, 1.04], 300, 40)]
+    rec = recommend(tied, 0.5)[0]
+    assert rec["pick"] == "c" and set(rec["indistinguishable"]) == {"a", "b", "c"}
+    assert "indistinguishable" in rec["why"] and "file size" in rec["why"]
+    apart = [ref, row("a", 1.00, [0.98, 1.01], 900, 50), row("b", 1.10, [1.08, 1.12], 300, 60)]
+    rec = recommend(apart, 0.5)[0]
+    assert rec["pick"] == "a" and "indistinguishable" not in rec and not rec["runner_up"]["indistinguishable"]
+
+
 def test_csv_markdown_and_html_are_written(report):
     _, out = report
     rows = list(csv.DictReader(io.StringIO((out / "report.csv").read_text())))
@@ -98,6 +160,7 @@ def test_csv_markdown_and_html_are_written(report):
     assert "| digits/tflite-int8/xnnpack/t1 |" in md and "Recommendation for digits" in md
     page = (out / "report.html").read_text()
     assert 'id="latency-plot"' in page and 'id="accuracy-plot"' in page and "<script" not in page
+    assert 'id="telemetry-plot"' in page and 'class="p50-ci"' in page
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
@@ -110,6 +173,7 @@ def test_html_report_renders_in_headless_chromium(report, tmp_path):
                          text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-500:]
     assert dom.stdout.count("<circle") > 10 and "latency-plot" in dom.stdout and "accuracy-plot" in dom.stdout
+    assert "telemetry-plot" in dom.stdout
     shot = tmp_path / "page.png"
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,1400",
                     (out / "report.html").as_uri()], capture_output=True, timeout=120, check=True)
@@ -126,12 +190,42 @@ def test_baseline_gate(report, tmp_path):
     for r in fast["rows"]:
         if r["status"] == "ok":
             r["p50_ms"] /= 1000
+            r["p50_ci_ms"] = [v / 1000 for v in r["p50_ci_ms"]]
     result = compare(data, fast, 10)
     assert result["compared"] >= 5 and all("slower than baseline" in x for x in result["regressions"])
     assert len(compare(fast, data, 10)["faster_than_band"]) == result["compared"]
     (tmp_path / "old.json").write_text(json.dumps(fast))
     proc = run_cli("edge-bench", "digits", *FAST, "--formats", "tflite-int8", "--baseline", str(tmp_path / "old.json"))
     assert proc.returncode == 3 and "regression" in proc.stderr
+
+
+def test_baseline_flags_only_separated_intervals():
+    def rep(p50, ci):
+        return {"rows": [{"status": "ok", "p50_ms": p50, "p50_ci_ms": ci, "config": {"id": "x"}}]}
+    base = rep(1.0, [0.95, 1.05])
+    assert compare(rep(1.2, [1.0, 1.4]), base, 10)["regressions"] == []  # +20 % but overlapping: not flagged
+    assert compare(rep(1.2, [1.0, 1.4]), base, 10)["changes"][0]["note"].startswith("slower than the band")
+    assert compare(rep(1.25, [1.17, 1.3]), base, 10)["regressions"]  # 1.17 > 1.05 x 1.1
+    assert compare(rep(1.15, [1.12, 1.2]), base, 10)["regressions"] == []  # separate, but inside the band
+    old_style = {"rows": [{"status": "ok", "p50_ms": 1.0, "config": {"id": "x"}}]}  # a report before intervals
+    assert compare(rep(1.25, [1.17, 1.3]), old_style, 10)["regressions"]
+
+
+def test_default_stopping_rule_interleaves_configurations_in_rounds():
+    proc = run_cli("edge-bench", "digits", "--formats", "tflite-int8", "onnx-int8", "--threads", "1",
+                   "--xnnpack-only", "--no-keras", "--budget-seconds", "2", "--warmup", "5", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    ok = [r for r in data["rows"] if r["status"] == "ok" and r["config"]["backend"] != "openvino"]
+    assert len(ok) == 2 and data["settings"]["runs"] is None and "order-statistic" in data["settings"]["ci_method"]
+    for r in ok:
+        assert r["stopped_by"] in ("ci", "budget") and r["rounds"] >= 2 and r["replicas"] == 2
+        assert r["runs"] >= 100 if r["stopped_by"] == "ci" else r["timed_s"] >= 2
+        lo, hi = r["p50_ci_ms"]
+        assert lo <= r["p50_ms"] <= hi
+    (a0, a1), (b0, b1) = (r["timed_span"] for r in ok)
+    assert a0 < b1 and b0 < a1  # the two were timed in the same stretch of time, round by round
+    assert "stopped by" in proc.stderr
 
 
 def test_bare_model_files_and_keras_reference(tmp_path):
@@ -179,7 +273,7 @@ def test_batch_throughput_and_external_dataset(tmp_path):
                    "--batch", "8", "--dataset", str(tmp_path / "eval.npz"), "--json")
     assert proc.returncode == 0, proc.stderr
     ok = [r for r in json.loads(proc.stdout)["rows"] if r["status"] == "ok"]
-    assert len(ok) == 2
+    assert len(ok) == 4  # TFLite, ONNX Runtime and OpenVINO on each file
     for r in ok:
         assert r["eval_samples"] == 64 and r["throughput_ips"] > 0
 

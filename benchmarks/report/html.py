@@ -39,7 +39,7 @@ def latency_svg(rows: list[dict]) -> str:
     parts = [f'<svg id="latency-plot" xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" '
              f'role="img" aria-label="latency distribution">',
              f'<text x="{LEFT}" y="14" font-size="12">latency per invoke, ms, log scale (box p10-p90, line p50, '
-             'whisker min-p99, dots = samples)</text>']
+             'dark band = p50 95 % interval, whisker min-p99, dots = samples)</text>']
     for t in _ticks(vmin, vmax):
         if vmin <= t <= vmax:
             parts.append(f'<line x1="{scale(t):.1f}" x2="{scale(t):.1f}" y1="22" y2="{h - 20}" stroke="#ddd"/>')
@@ -56,6 +56,13 @@ def latency_svg(rows: list[dict]) -> str:
                      f' height="12" fill="#9ecae1" stroke="#3182bd"/>')
         parts.append(f'<line x1="{_x(r["p50_ms"], vmax):.1f}" x2="{_x(r["p50_ms"], vmax):.1f}" y1="{y}" '
                      f'y2="{y + 16}" stroke="#08306b" stroke-width="2"/>')
+        lo, hi = (r.get("p50_ci_ms") or [None, None])[:2]
+        if lo is not None:  # the p50's 95 % interval: a dark band under the median line (to the edge if unbounded)
+            x_hi = _x(hi, vmax) if hi is not None else W - 30
+            width = max(x_hi - _x(lo, vmax), 1)
+            parts.append(f'<rect class="p50-ci" x="{_x(lo, vmax):.1f}" y="{y + 15}" width="{width:.1f}" height="3"'
+                         f'  fill="#08306b"><title>p50 95 % interval [{lo:.4f}, '
+                         f'{"unbounded" if hi is None else f"{hi:.4f}"}] ms, {r["runs"]} runs</title></rect>')
         for v in s[:: max(1, len(s) // 60)]:
             if v <= vmax:
                 parts.append(f'<circle cx="{_x(v, vmax):.1f}" cy="{y + 8}" r="1.2" fill="#e6550d" opacity="0.5"/>')
@@ -103,6 +110,43 @@ def accuracy_svg(rows: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def _polyline(points: list[tuple[float, float]], colour: str) -> str:
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    return f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+
+
+def telemetry_svg(telemetry: dict | None) -> str:
+    """Temperature (red) and the slowest CPU clock (blue) over the run; throttled samples as red ticks."""
+    series = (telemetry or {}).get("series") or []
+    w, h, pad = 900, 220, 50
+    parts = [f'<svg id="telemetry-plot" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+             'aria-label="temperature and CPU clock during the run">',
+             f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="black"/>',
+             f'<text x="{w / 2 - 40}" y="{h - 14}" font-size="12">seconds into the run</text>']
+    t_end = max((s["t"] for s in series), default=1.0) or 1.0
+
+    def px(t: float) -> float:
+        return pad + (w - 2 * pad) * t / t_end
+
+    for key, colour, label in (("temp_c", "#de2d26", "temperature °C"), ("freq_mhz", "#3182bd", "slowest CPU MHz")):
+        vals = [(s["t"], s[key]) for s in series if s.get(key) is not None]
+        if not vals:
+            parts.append(f'<text x="{pad + (0 if key == "temp_c" else 300)}" y="20" font-size="12" fill="{colour}">'
+                         f'{label}: no sensor</text>')
+            continue
+        lo, hi = min(v for _, v in vals), max(v for _, v in vals)
+        lo, hi = lo - 0.05 * max(hi - lo, 1), hi + 0.05 * max(hi - lo, 1)
+        parts.append(_polyline([(px(t), h - pad - (h - 2 * pad) * (v - lo) / (hi - lo)) for t, v in vals], colour))
+        parts.append(f'<text x="{pad + (0 if key == "temp_c" else 300)}" y="20" font-size="12" fill="{colour}">'
+                     f'{label} ({lo:.0f}-{hi:.0f})</text>')
+    for s in series:
+        if s.get("throttled"):
+            parts.append(f'<line class="throttled" x1="{px(s["t"]):.1f}" x2="{px(s["t"]):.1f}" y1="{h - pad}" '
+                         f'y2="{h - pad + 8}" stroke="#a50f15" stroke-width="3"/>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
 def to_html(report: dict) -> str:
     rows = report["rows"]
     flat = [flat_row(r) for r in rows]
@@ -120,6 +164,8 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style></head>
 <body><h1>edge-bench report</h1>
 <h2>Latency distribution</h2>
 {latency_svg(rows)}
+<h2>Temperature and clock during the run</h2>
+{telemetry_svg(report.get("telemetry"))}
 <h2>Accuracy vs p50 latency</h2>
 {accuracy_svg(rows)}
 <h2>All configurations</h2>

@@ -13,6 +13,7 @@ REGISTRY: dict[str, str] = {
     "tflite": "edge.backends.tflite:TFLiteBackend",
     "onnx": "edge.backends.onnx:OnnxBackend",
     "opencv-dnn": "edge.backends.opencv_dnn:OpenCVDnnBackend",  # Caffe files (the res10 face detector)
+    "openvino": "edge.backends.openvino:OpenVinoBackend",  # the ONNX and TFLite files as they are
 }
 
 

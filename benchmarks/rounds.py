@@ -1,0 +1,188 @@
+"""Interleaved rounds: every configuration's worker processes kept alive and asked for timed batches in turn.
+
+Each configuration gets `replicas` worker processes (two by default) that take its rounds in turn: one
+process's luck (memory layout, the core it landed on) then shows in the spread between rounds, and so in
+the interval, instead of passing for a difference between configurations or between two edge-bench runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from benchmarks.configs import BenchConfig
+from benchmarks.stats import stop_reason, summarize
+
+if TYPE_CHECKING:
+    from benchmarks.runner import Settings
+
+
+class Worker:
+    """One configuration's live worker process, spoken to in JSON lines (benchmarks.worker)."""
+
+    def __init__(self, cfg: BenchConfig, settings: Settings) -> None:
+        self.cfg, self.settings = cfg, settings
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.worker", json.dumps(cfg.to_dict()),
+                                      json.dumps(settings.to_dict())], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_worker_env())
+        self._stderr: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self._stderr = (self._stderr + [line.rstrip()])[-20:]
+
+    def ask(self, request: dict | None) -> dict:
+        """Send one request (None: only read) and wait for its one-line answer."""
+        try:
+            if request is not None:
+                self.proc.stdin.write(json.dumps(request) + "\n")
+                self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], self.settings.timeout_s)
+            line = self.proc.stdout.readline() if ready else None
+        except (BrokenPipeError, OSError):
+            line = ""
+        if line is None:
+            self.close()
+            return {"status": "failed", "reason": f"timed out after {self.settings.timeout_s:.0f} s"}
+        if not line:
+            code = self.proc.wait(timeout=30)
+            tail = next((x for x in reversed(self._stderr) if x.strip()), f"exit code {code}")
+            return {"status": "failed", "reason": f"worker exited {code}: {tail[:200]}"}
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Slot:
+    """One configuration in the rounds: its replica workers and everything they timed."""
+
+    def __init__(self, cfg: BenchConfig, settings: Settings, meter=None) -> None:
+        self.cfg, self.settings, self.meter = cfg, settings, meter
+        self.joules = 0.0
+        self.workers: list[Worker] = []
+        self.ms: list[float] = []
+        self.rounds: list[list[float]] = []
+        self.elapsed_s = 0.0
+        self.windows: list[tuple[float, float]] = []  # wall-clock spans of its timed batches
+
+    def start(self) -> dict | None:
+        """Load every replica (one at a time: load times are their own); the failure row, else None."""
+        for _ in range(max(1, self.settings.replicas)):
+            worker = Worker(self.cfg, self.settings)
+            hello = worker.ask(None)
+            self.workers.append(worker)
+            if not hello.get("ready"):
+                self.close()
+                return hello
+            if len(self.workers) == 1:
+                self.load_ms = hello.get("load_ms")
+        return None
+
+    def timed_round(self) -> dict | None:
+        """One batch from the replica whose turn it is; the failure row when it failed, else None."""
+        left = self.settings.runs - len(self.ms) if self.settings.runs else 100_000
+        worker = self.workers[len(self.rounds) % len(self.workers)]
+        t0 = time.time()
+        token = self.meter.start() if self.meter else None
+        reply = worker.ask({"op": "time", "runs": 1, "seconds": self.settings.round_s, "max_runs": left})
+        if "ms" not in reply:
+            return reply
+        if self.meter:
+            self.joules += self.meter.stop(token)
+        self.windows.append((t0, time.time()))
+        self.ms.extend(reply["ms"])
+        self.rounds.append(reply["ms"])
+        self.elapsed_s += reply["wall_s"]
+        return None
+
+    def stop(self) -> str | None:
+        s = self.settings
+        return stop_reason(self.ms, self.elapsed_s, runs=s.runs, target_pct=s.target_ci_pct, budget_s=s.budget_s,
+                           min_runs=s.min_runs, min_seconds=s.min_seconds, rounds=self.rounds)
+
+    def finish(self, stopped_by: str) -> dict:
+        """The first replica measures the untimed rest (accuracy, coverage, RSS); the others just end."""
+        for extra in self.workers[1:]:
+            extra.close()
+        rest = self.workers[0].ask({"op": "finish"})
+        self.close()
+        if rest.get("status") != "ok":
+            return rest
+        row = {**rest, **summarize(self.ms, self.rounds), "stopped_by": stopped_by, "replicas": len(self.workers),
+               "timed_s": round(self.elapsed_s, 3),
+               "samples_ms": [round(float(v), 4) for v in self.ms[:: max(1, len(self.ms) // 200)]],
+               "timed_span": [round(self.windows[0][0], 3), round(self.windows[-1][1], 3)]}
+        row.setdefault("throughput_ips", 1000.0 / row["p50_ms"])
+        row["energy"] = self._energy()
+        return row
+
+    def _energy(self) -> dict:
+        if self.meter is None:
+            return {"sensor": None, "note": "no sensor (no RAPL, INA3221 or Pi 5 PMIC readable here)"}
+        return {"sensor": self.meter.name, "kind": self.meter.kind, "joules": round(self.joules, 6),
+                "mj_per_inference": round(self.joules * 1000 / len(self.ms), 6),
+                "note": "the whole package or board while this configuration's rounds ran, everything else on "
+                        "the machine included"}
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+
+def run_rounds(configs: list[BenchConfig], settings: Settings,
+               progress: Callable[[int, int, dict], None] | None = None, meter=None) -> list[dict]:
+    """Every configuration's row, measured in interleaved rounds; rows keep the order of `configs`."""
+    rows: list[dict | None] = [None] * len(configs)
+    done = 0
+
+    def record(i: int, row: dict) -> None:
+        nonlocal done
+        rows[i] = {"config": configs[i].to_dict(), **row}
+        done += 1
+        if progress:
+            progress(done, len(configs), rows[i])
+
+    live: dict[int, Slot] = {}
+    try:
+        for i, cfg in enumerate(configs):
+            if cfg.skipped:
+                record(i, {"status": "skipped", "reason": cfg.skipped})
+                continue
+            slot = Slot(cfg, settings, meter)
+            failed = slot.start()
+            if failed:
+                record(i, failed)
+            else:
+                live[i] = slot
+        while live:
+            for i, slot in list(live.items()):
+                failed = slot.timed_round()
+                reason = None if failed else slot.stop()
+                if failed or reason:
+                    del live[i]
+                    if failed:
+                        slot.close()
+                    record(i, failed or slot.finish(reason))
+                    gc.collect()
+    finally:
+        for slot in live.values():
+            slot.close()
+    return rows
+
+
+def _worker_env() -> dict:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+

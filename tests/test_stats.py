@@ -1,0 +1,72 @@
+"""benchmarks.stats: the order-statistic intervals hold their coverage, and the stopping rule says why it stopped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.stats import half_width_pct, intervals_overlap, quantile_ci, quantile_ranks, stop_reason, summarize
+
+
+def test_median_ranks_match_the_textbook_table():
+    # n = 100: the distribution-free 95 % interval for the median is (X_(40), X_(61)), coverage 96.5 %.
+    assert quantile_ranks(100, 0.5) == (40, 61)
+    assert quantile_ranks(10, 0.5) == (2, 9)
+
+
+def test_too_few_runs_leave_a_side_unbounded():
+    lo, hi = quantile_ranks(15, 0.9)
+    assert lo is not None and hi is None
+    assert quantile_ci(np.arange(15.0), 0.9)[1] is None
+    assert half_width_pct(np.arange(1.0, 16.0), 0.9) is None
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9])
+def test_intervals_cover_the_true_quantile_on_a_skewed_distribution(q):
+    rng = np.random.default_rng(1)
+    true = -np.log(1 - q)  # exponential(1) quantile
+    hits = 0
+    trials = 1500
+    for _ in range(trials):
+        lo, hi = quantile_ci(rng.exponential(size=120), q)
+        hits += lo <= true <= hi
+    assert hits / trials >= 0.935
+
+
+def test_summary_fields_and_width():
+    ms = np.random.default_rng(0).normal(10, 0.1, 2000)
+    s = summarize(ms)
+    assert s["runs"] == 2000 and s["p50_ci_ms"][0] <= s["p50_ms"] <= s["p50_ci_ms"][1]
+    assert s["p90_ci_ms"][0] <= s["p90_ms"] <= s["p90_ci_ms"][1] and s["p50_ci_half_width_pct"] < 0.2
+    assert "order-statistic" in s["ci_method"]
+
+
+def test_stop_reasons():
+    tight = np.full(200, 1.0) + np.linspace(0, 0.001, 200)
+    wide = np.random.default_rng(0).exponential(size=60)
+    kw = {"target_pct": 2.0, "budget_s": 5.0, "min_runs": 50}
+    assert stop_reason(tight, 0.1, runs=None, **kw) == "ci"
+    assert stop_reason(wide, 0.1, runs=None, **kw) is None
+    assert stop_reason(wide, 6.0, runs=None, **kw) == "budget"
+    assert stop_reason(tight[:40], 0.1, runs=None, **kw) is None  # below min_runs the interval is not trusted
+    assert stop_reason(tight, 0.1, runs=300, **kw) is None and stop_reason(tight, 0.1, runs=200, **kw) == "runs"
+    assert stop_reason(tight, 0.1, runs=200, min_seconds=1.0, **{k: v for k, v in kw.items()}) is None
+
+
+def test_rounds_widen_the_interval_and_gate_the_stop():
+    """Drift between rounds (a neighbour's burst) must show in the interval, not only within-round noise."""
+    rng = np.random.default_rng(0)
+    rounds = [rng.normal(1.0 + 0.05 * (i % 2), 0.001, 200) for i in range(8)]
+    ms = np.concatenate(rounds)
+    plain, wide = summarize(ms), summarize(ms, rounds)
+    assert wide["rounds"] == 8 and wide["p50_ci_ms"][1] - wide["p50_ci_ms"][0] > plain["p50_ci_ms"][1] - \
+        plain["p50_ci_ms"][0]
+    kw = {"runs": None, "target_pct": 2.0, "budget_s": 5.0, "min_runs": 50}
+    assert stop_reason(ms, 1.0, rounds=rounds[:5], **kw) is None  # under 6 rounds: not yet
+    steady = [rng.normal(1.0, 0.001, 200) for _ in range(6)]
+    assert stop_reason(np.concatenate(steady), 1.0, rounds=steady, **kw) == "ci"
+
+
+def test_overlap():
+    assert intervals_overlap([1, 2], [2, 3]) and not intervals_overlap([1, 2], [2.1, 3])
+    assert intervals_overlap([1, None], [5, 6]) and not intervals_overlap([None, 1], [1.5, None])
