@@ -90,10 +90,10 @@ def test_gate_limits_size_rate_and_methods():
 
 def test_live_view_encodes_only_while_watched_and_hides_faces():
     from edge.detectors import open_detector
-    from edge.sources import SAMPLE_CLIP
     from edge.outputs.base import KioskStats
     from edge.outputs.live import LiveView
     from edge.outputs.live_worker import blur_faces, dim_frame
+    from edge.sources import SAMPLE_CLIP
 
     frame = clip_frames(SAMPLE_CLIP, 30)[-1]  # the first visitor at the door
     box = open_detector("default").detect(frame)[0]
