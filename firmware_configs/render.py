@@ -99,10 +99,11 @@ def _install(p: Profile) -> dict[str, str]:
     """The user-data lines that install the kiosk: offline from the card's wheelhouse (the first-boot script,
     stdlib Python, checks every file first), or from an index, as a user who publishes a package asks."""
     csi = p.camera.kind == "csi"
-    if p.install.source == "wheelhouse":
+    if p.install.source == "wheelhouse":  # the OS's picamera2 and GPIO bindings (lgpio) come from apt, not pip
+        system = csi or p.board.startswith("rpi")
         script = base64.b64encode((TEMPLATES / "edgesight-firstboot.py").read_bytes()).decode()
         cmd = ["python3", FIRSTBOOT, "install", "--dest", STATE_DIR, "--venv", p.venv, "--package",
-               p.install.package] + (["--system-site-packages"] if csi else [])
+               p.install.package] + (["--system-site-packages"] if system else [])
         return {"apt": "# offline: no package index; the wheelhouse is on the boot partition (edgesight/)",
                 "firstboot_file": f'\n  - path: {FIRSTBOOT}\n    permissions: "0755"\n    encoding: b64\n'
                                   f"    content: {script}",
