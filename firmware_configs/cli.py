@@ -83,6 +83,22 @@ def _fleet(args: argparse.Namespace) -> dict:
             "files": {k: str(v) for k, v in written.items()}}
 
 
+def _wheelhouse_summary(out: Path) -> dict:
+    """What the card's wheelhouse holds and takes (nothing when the profile installs from an index)."""
+    import json
+
+    from firmware_configs.wheelhouse import CARD_DIR, FAT_BOOT_MB, fits_boot, size_mb
+
+    path = out / CARD_DIR / "manifest.json"
+    if not path.is_file():
+        return {}
+    manifest = json.loads(path.read_text())
+    fits_boot(manifest["total_bytes"])
+    return {"wheelhouse": {"size_mb": size_mb(manifest), "boot_partition_mb": FAT_BOOT_MB,
+                           "files": len(manifest["files"]), "target": manifest["target"],
+                           "versions": manifest["versions"]}}
+
+
 def _body(args: argparse.Namespace) -> int:
     from firmware_configs.profile import load_profile
 
@@ -96,7 +112,8 @@ def _body(args: argparse.Namespace) -> int:
         from firmware_configs.render import render
 
         written = render(profile, Path(args.profile).stem, args.out, tokens_dir=args.tokens)
-        result = {"profile": args.profile, "files": {k: str(v) for k, v in written.items()}}
+        result = {"profile": args.profile, "files": {k: str(v) for k, v in written.items()},
+                  **_wheelhouse_summary(args.out)}
     else:
         import tempfile
 
@@ -105,9 +122,10 @@ def _body(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             written = render(profile, Path(args.profile).stem, Path(tmp), tokens_dir=args.tokens)
+            summary = _wheelhouse_summary(Path(tmp))
             changes = write_boot_files(written, image=args.image, boot=args.boot, force=args.force)
         result = {"profile": args.profile, "target": str(args.image or args.boot),
-                  "changes": [f"{c['action']}: {c['file']}" for c in changes]}
+                  "changes": [f"{c['action']}: {c['file']}" for c in changes], **summary}
     emit_result(result, args.json)
     return 0
 

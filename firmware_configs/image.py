@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from edge.errors import EdgeSightError
+from firmware_configs.wheelhouse import fits_boot
 
 FAT_TYPES = {0x01, 0x04, 0x06, 0x0B, 0x0C, 0x0E}
 GPT_FAT_GUIDS = {"a2a0d0eb-e5b9-3344-87c0-68b6b72699c7", "28732ac1-1ff8-d211-ba4b-00a0c93ec93b"}  # basic data, ESP
@@ -54,7 +55,7 @@ class _Target:
     """A FAT filesystem reached through mtools (image) or the OS (mounted boot partition)."""
 
     def __init__(self, image: Path | None = None, boot: Path | None = None) -> None:
-        self.image, self.boot = image, boot
+        self.image, self.boot, self.dirs = image, boot, set()
         if image is not None:
             if not shutil.which("mcopy"):
                 raise EdgeSightError("writing into an image needs mtools (apt install mtools)")
@@ -69,10 +70,34 @@ class _Target:
         proc = subprocess.run(["mtype", "-i", self.spec, f"::/{name}"], capture_output=True)
         return proc.stdout if proc.returncode == 0 else None
 
+    def free_bytes(self) -> int:
+        if self.boot is not None:
+            return shutil.disk_usage(self.boot).free
+        out = subprocess.run(["mdir", "-i", self.spec, "::/"], capture_output=True, text=True).stdout
+        free = [line for line in out.splitlines() if line.strip().endswith("bytes free")]
+        return int("".join(ch for ch in free[-1] if ch.isdigit())) if free else 0
+
+    def delete(self, name: str) -> None:
+        if self.boot is not None:
+            (Path(self.boot) / name).unlink(missing_ok=True)
+        else:
+            subprocess.run(["mdel", "-i", self.spec, f"::/{name}"], capture_output=True)
+
+    def _mkdirs(self, name: str) -> None:
+        """Parent folders of a wheelhouse file (mmd fails on one that exists: that is fine)."""
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            folder = "/".join(parts[:i])
+            if folder not in self.dirs:
+                subprocess.run(["mmd", "-i", self.spec, f"::/{folder}"], capture_output=True)
+                self.dirs.add(folder)
+
     def write(self, name: str, data: bytes) -> None:
         if self.boot is not None:
+            (Path(self.boot) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(self.boot) / name).write_bytes(data)
             return
+        self._mkdirs(name)
         with tempfile.NamedTemporaryFile() as tmp:
             tmp.write(data)
             tmp.flush()
@@ -103,7 +128,7 @@ def write_boot_files(files: dict[str, Path], image: Path | None = None, boot: Pa
     target = _Target(image, boot)
     ledger_raw = target.read(LEDGER)
     ours = set(json.loads(ledger_raw)["files"]) if ledger_raw else set()
-    changes, plan = [], {}
+    changes, plan, replaced = [], {}, 0
     for name, path in files.items():
         data = Path(path).read_bytes()
         current = target.read(name)
@@ -116,11 +141,17 @@ def write_boot_files(files: dict[str, Path], image: Path | None = None, boot: Pa
             changes.append({"file": name, "action": "unchanged"})
             continue
         plan[name] = data
+        replaced += len(current or b"")
         changes.append({"file": name, "action": "updated" if current is not None else "created",
                         "sha256": hashlib.sha256(data).hexdigest()})
+    fits_boot(sum(len(d) for d in plan.values()) - replaced, target.free_bytes())
+    stale = sorted(n for n in ours if n.startswith("edgesight/") and n not in files)  # an older wheelhouse
+    for name in stale:
+        target.delete(name)
     for name, data in plan.items():
         target.write(name, data)
         if target.read(name) != data:
             raise EdgeSightError(f"{name}: read back differs from what was written")
-    target.write(LEDGER, json.dumps({"files": sorted(ours | (set(files) - {"config.txt"}))}, indent=1).encode())
+    kept = (ours - set(stale)) | (set(files) - {"config.txt"})
+    target.write(LEDGER, json.dumps({"files": sorted(kept)}, indent=1).encode())
     return changes

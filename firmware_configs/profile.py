@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edge.kiosk.config import ConfigError, KioskConfig, load_yaml_model
 from edge.strict import StrictModel
@@ -39,6 +39,17 @@ class User(StrictModel):
     ssh_keys: list[str] = Field(default_factory=list)
 
 
+class Install(StrictModel):
+    """How first boot gets the software. `wheelhouse` (the default) needs no network: edge-flash puts the
+    project's wheel, every dependency built for the board and the kiosk's model files on the card. `index`
+    runs `pip install PACKAGE` on the device, for users who publish their own package to an index they trust."""
+
+    source: Literal["wheelhouse", "index"] = "wheelhouse"
+    package: str = Field("edgesight[pi]", min_length=1, description="pip requirement; with a wheelhouse: edgesight "
+                         "with the extras to bundle")
+    index_url: str | None = Field(None, description="source index only: pip's --index-url")
+
+
 class Profile(StrictModel):
     board: Literal["rpi4", "rpi5", "rpi-zero2w", "jetson-orin-nano"]
     hostname: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -47,11 +58,20 @@ class Profile(StrictModel):
     network: Network = Network()
     user: User = User()
     accelerator: Literal["none", "coral-usb", "hailo"] = "none"
-    package: str = "edgesight[pi]"
+    install: Install = Install()
     venv: str = "/opt/edgesight"
     gpu_mem: int = Field(128, ge=16, le=512)
     nvpmodel: int = Field(0, ge=0, le=8, description="Jetson power mode (0 = the board's maximum)")
     kiosk: KioskConfig = KioskConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_package(cls, data):
+        """Profiles from before `install` had a top-level `package`, installed from the index: they still are."""
+        if isinstance(data, dict) and "package" in data and "install" not in data:
+            data = {**data, "install": {"source": "index", "package": data["package"]}}
+            del data["package"]
+        return data
 
 
 def load_profile(ref: str | Path) -> Profile:

@@ -16,6 +16,7 @@ from firmware_configs.profile import Profile
 
 TEMPLATES = Path(__file__).parent / "templates"
 CONFIG_DIR, STATE_DIR = "/etc/edgesight", "/var/lib/edgesight"
+FIRSTBOOT = "/usr/local/lib/edgesight/firstboot.py"  # templates/edgesight-firstboot.py, via write_files
 TOKEN_FILE = "edgesight-http-token"  # on the boot partition until first boot moves it to the kiosk's token_file
 TOKENS_DIR = Path("~/.config/edgesight/tokens")  # the operator's copies, one per hostname, mode 0600
 CORAL_RULES = ('SUBSYSTEM=="usb", ATTRS{idVendor}=="1a6e", ATTRS{idProduct}=="089a", GROUP="plugdev", MODE="0660"\n'
@@ -43,6 +44,14 @@ def config_txt(p: Profile) -> str:
 
 def kiosk_yaml(p: Profile) -> str:
     cfg = p.kiosk.model_dump(mode="json")
+    if p.install.source == "wheelhouse":  # the bundles first boot copied off the card, checked there
+        from firmware_configs.wheelhouse import device_bundle
+
+        cfg["bundle"] = device_bundle(cfg["bundle"])
+        det = cfg["detector"]
+        for single in det["detectors"] if det["type"] == "fallback" else [det]:
+            if single.get("second_look"):
+                single["second_look"]["bundle"] = device_bundle(single["second_look"]["bundle"])
     if cfg["source"] == "loop:sample":  # a device profile means a camera
         cfg["source"] = "picamera2" if p.camera.kind == "csi" else f"camera:{p.camera.index}"
     cfg["outputs"]["sqlite"]["path"] = f"{STATE_DIR}/kiosk-events.db"
@@ -86,8 +95,34 @@ def _token_runcmd(p: Profile) -> str:
     return f"  - [sh, -c, {json.dumps(script)}]"
 
 
+def _install(p: Profile) -> dict[str, str]:
+    """The user-data lines that install the kiosk: offline from the card's wheelhouse (the first-boot script,
+    stdlib Python, checks every file first), or from an index, as a user who publishes a package asks."""
+    csi = p.camera.kind == "csi"
+    if p.install.source == "wheelhouse":  # the OS's picamera2 and GPIO bindings (lgpio) come from apt, not pip
+        system = csi or p.board.startswith("rpi")
+        script = base64.b64encode((TEMPLATES / "edgesight-firstboot.py").read_bytes()).decode()
+        cmd = ["python3", FIRSTBOOT, "install", "--dest", STATE_DIR, "--venv", p.venv, "--package",
+               p.install.package] + (["--system-site-packages"] if system else [])
+        return {"apt": "# offline: no package index; the wheelhouse is on the boot partition (edgesight/)",
+                "firstboot_file": f'\n  - path: {FIRSTBOOT}\n    permissions: "0755"\n    encoding: b64\n'
+                                  f"    content: {script}",
+                "install_runcmd": f"  - {json.dumps(cmd)}"}
+    packages = ["python3-venv"] + (["python3-picamera2"] if csi else [])
+    index = ["--index-url", p.install.index_url] if p.install.index_url else []
+    lines = [["python3", "-m", "venv", "--system-site-packages" if csi else "--upgrade-deps", p.venv],
+             [f"{p.venv}/bin/pip", "install", "--upgrade", *index, p.install.package],
+             ["env", f"EDGESIGHT_CACHE={STATE_DIR}/cache", f"{p.venv}/bin/edge-train", "fetch", "detectors"]]
+    return {"apt": f"package_update: true\npackages: [{', '.join(packages)}]", "firstboot_file": "",
+            "install_runcmd": "\n".join(f"  - {json.dumps(c)}" for c in lines)}
+
+
 def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = None,
-           tokens_dir: Path | None = None) -> dict[str, Path]:
+           tokens_dir: Path | None = None, wheelhouse: bool = True, wheel_cache: Path | None = None
+           ) -> dict[str, Path]:
+    """Write the boot-partition files into `out`; with the profile's default install, also the wheelhouse
+    (edgesight/: wheels, detector files, bundles, manifest.json). `wheelhouse=False` renders the text files
+    only (the user-data still expects a wheelhouse on the card)."""
     environ = dict(os.environ) if environ is None else environ
     token = http_token(p, tokens_dir)
     out = Path(out)
@@ -100,16 +135,14 @@ def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = No
         devices.append("DeviceAllow=char-usb_device rw")
     values = {"profile": name, "user": p.user.name, "groups": " ".join(groups), "venv": p.venv,
               "config_dir": CONFIG_DIR, "state_dir": STATE_DIR, "device_allow": "\n".join(devices),
-              "hostname": p.hostname, "package": p.package}
+              "hostname": p.hostname}
     service = Template((TEMPLATES / "edgesight-kiosk.service").read_text()).substitute(values)
     kiosk = kiosk_yaml(p)
-    packages = ["python3-venv", "npm"] + (["python3-picamera2"] if p.camera.kind == "csi" else [])
     # cloud-init's schema rejects an empty key list: the line only appears with keys.
     keys = f"\n    ssh_authorized_keys: {json.dumps(p.user.ssh_keys)}" if p.user.ssh_keys else ""
     user_data = Template((TEMPLATES / "user-data").read_text()).substitute(
-        values, groups=", ".join(groups), ssh_keys=keys, packages=", ".join(packages),
+        values, groups=", ".join(groups), ssh_keys=keys, **_install(p),
         kiosk_b64=base64.b64encode(kiosk.encode()).decode(), service_b64=base64.b64encode(service.encode()).decode(),
-        venv_flags="--system-site-packages" if p.camera.kind == "csi" else "--upgrade-deps",
         token_runcmd=_token_runcmd(p) if token else
         "  # no HTTP token: the kiosk's HTTP endpoint stays on 127.0.0.1")
     files = {"config.txt": config_txt(p), "user-data": user_data, "edgesight-kiosk.service": service,
@@ -131,4 +164,11 @@ def render(p: Profile, name: str, out: Path, environ: dict[str, str] | None = No
 
         write_token(out / TOKEN_FILE, token[0])
         written[TOKEN_FILE] = out / TOKEN_FILE
+    if p.install.source == "wheelhouse" and wheelhouse:
+        from firmware_configs.wheelhouse import CARD_DIR, build_wheelhouse
+
+        manifest = build_wheelhouse(p, out, cache=wheel_cache)
+        for entry in manifest["files"]:
+            written[f"{CARD_DIR}/{entry['path']}"] = out / CARD_DIR / entry["path"]
+        written[f"{CARD_DIR}/manifest.json"] = out / CARD_DIR / "manifest.json"
     return written

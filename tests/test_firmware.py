@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -41,16 +42,20 @@ def test_render_writes_a_first_boot_kiosk(tmp_path):
     with pytest.raises(EdgeSightError, match="EDGESIGHT_WIFI_PSK"):
         render(profile, "rpi4-kiosk", tmp_path / "nopsk", environ={})
     files = render(profile, "rpi4-kiosk", tmp_path, environ={"EDGESIGHT_WIFI_PSK": "s3cret-psk"})
-    assert set(files) == {"config.txt", "user-data", "network-config", "edgesight-kiosk.service", "kiosk.yaml",
-                          "meta-data"}
+    assert {k for k in files if "/" not in k} == {"config.txt", "user-data", "network-config",
+                                                  "edgesight-kiosk.service", "kiosk.yaml", "meta-data"}
+    assert "edgesight/manifest.json" in files  # the wheelhouse (test_wheelhouse.py)
     user_data = files["user-data"].read_text()
     assert user_data.startswith("#cloud-config") and "s3cret-psk" not in user_data
     doc = yaml.safe_load(user_data)
-    assert "python3-picamera2" in doc["packages"] and "--system-site-packages" in doc["runcmd"][0]
+    assert "packages" not in doc and "package_update" not in doc and "npm" not in user_data  # offline
+    assert doc["runcmd"][0][:3] == ["python3", "/usr/local/lib/edgesight/firstboot.py", "install"]
+    assert "--system-site-packages" in doc["runcmd"][0]  # the OS's python3-picamera2 for the CSI camera
     kiosk = base64.b64decode(doc["write_files"][0]["content"]).decode()
     assert kiosk == files["kiosk.yaml"].read_text()
     cfg = load_config(files["kiosk.yaml"])
     assert cfg.source == "picamera2" and cfg.outputs.gpio.enabled and cfg.outputs.http.host == "127.0.0.1"
+    assert cfg.bundle == "/var/lib/edgesight/bundles/mask"  # the copy first boot checked against the manifest
     net = yaml.safe_load(files["network-config"].read_text())
     assert net["wifis"]["wlan0"]["access-points"]["door"]["password"] == "s3cret-psk"
     unit = files["edgesight-kiosk.service"].read_text()
@@ -71,11 +76,12 @@ def test_coral_profile_gets_udev_rules(tmp_path):
     assert "plugdev" in files["edgesight-kiosk.service"].read_text()
 
 
-def _disk_image(path, config_txt: str = "dtparam=audio=on\n") -> int:
-    """A real disk image: an MBR with one FAT32 (0x0c) partition at 1 MiB, made with mkfs.vfat, like Raspberry Pi OS."""
+def _disk_image(path, config_txt: str = "dtparam=audio=on\n", mib: int = 513) -> int:
+    """A real disk image: an MBR with one FAT32 (0x0c) partition at 1 MiB, made with mkfs.vfat, like Raspberry Pi OS
+    (whose bootfs is 512 MiB)."""
     import struct
 
-    start, total = 2048, 80 * 2048
+    start, total = 2048, mib * 2048
     with open(path, "wb") as f:
         f.truncate(total * 512)
         mbr = bytearray(512)
@@ -105,6 +111,21 @@ def test_write_into_a_real_disk_image_without_root(tmp_path):
     unit = subprocess.run(["mtype", "-i", f"{img}@@{offset}", "::/edgesight-kiosk.service"], capture_output=True,
                           text=True).stdout
     assert "WatchdogSec=30" in unit
+    manifest = json.loads(subprocess.run(["mtype", "-i", f"{img}@@{offset}", "::/edgesight/manifest.json"],
+                                         capture_output=True, text=True).stdout)
+    wheel = next(e for e in manifest["files"] if e["path"].startswith("wheels/numpy-"))
+    data = subprocess.run(["mtype", "-i", f"{img}@@{offset}", f"::/edgesight/{wheel['path']}"],
+                          capture_output=True).stdout
+    assert hashlib.sha256(data).hexdigest() == wheel["sha256"] and len(data) == wheel["size_bytes"]
+
+
+def test_write_says_when_the_wheelhouse_does_not_fit(tmp_path):
+    require_tool("mkfs.vfat", "mcopy")
+    img = tmp_path / "small.img"
+    _disk_image(img, mib=80)
+    proc = run_cli("edge-flash", "write", "rpi4-kiosk", "--image", str(img))
+    assert proc.returncode == 1
+    assert "the wheelhouse takes" in error_lines(proc, "edge-flash")[0] and "MB free" in proc.stderr
 
 
 def test_write_refuses_foreign_files_unless_forced(tmp_path):
