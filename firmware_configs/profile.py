@@ -19,7 +19,8 @@ PROFILES_DIR = Path(__file__).parent / "profiles"
 
 class Camera(StrictModel):
     kind: Literal["csi", "usb"] = "csi"
-    rotation: Literal[0, 90, 180, 270] = 0
+    rotation: Literal[0, 90, 180, 270] = Field(0, description="how the camera is mounted: frames are turned "
+                                               "clockwise by this before detection (the kiosk's `rotate`)")
     index: int = Field(0, ge=0)
 
 
@@ -57,12 +58,19 @@ class Profile(StrictModel):
     display: Display = Display()
     network: Network = Network()
     user: User = User()
-    accelerator: Literal["none", "coral-usb", "hailo"] = "none"
+    accelerator: Literal["none", "coral-usb"] = "none"
     install: Install = Install()
     venv: str = "/opt/edgesight"
     gpu_mem: int = Field(128, ge=16, le=512)
     nvpmodel: int = Field(0, ge=0, le=8, description="Jetson power mode (0 = the board's maximum)")
     kiosk: KioskConfig = KioskConfig()
+
+    @model_validator(mode="after")
+    def _one_rotation(self) -> Profile:
+        if self.kiosk.rotate not in (0, self.camera.rotation):
+            raise ValueError(f"kiosk.rotate ({self.kiosk.rotate}) and camera.rotation ({self.camera.rotation}) "
+                             "disagree: set camera.rotation only")
+        return self
 
     @model_validator(mode="before")
     @classmethod

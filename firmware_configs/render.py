@@ -52,6 +52,7 @@ def kiosk_yaml(p: Profile) -> str:
         for single in det["detectors"] if det["type"] == "fallback" else [det]:
             if single.get("second_look"):
                 single["second_look"]["bundle"] = device_bundle(single["second_look"]["bundle"])
+    cfg["rotate"] = p.camera.rotation  # the profile's word for how the camera is mounted
     if cfg["source"] == "loop:sample":  # a device profile means a camera
         cfg["source"] = "picamera2" if p.camera.kind == "csi" else f"camera:{p.camera.index}"
     cfg["outputs"]["sqlite"]["path"] = f"{STATE_DIR}/kiosk-events.db"

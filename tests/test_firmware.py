@@ -193,3 +193,20 @@ def test_a_lan_kiosk_gets_its_own_token_never_in_the_profile(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     loopback = render(load_profile("rpi4-kiosk"), "rpi4-kiosk", tmp_path / "plain", environ={}, tokens_dir=tokens)
     assert "edgesight-http-token" not in loopback and "no HTTP token" in loopback["user-data"].read_text()
+
+
+def test_camera_rotation_reaches_the_kiosk_and_a_missing_accelerator_is_refused(tmp_path):
+    from pydantic import ValidationError
+
+    from firmware_configs.profile import Profile
+
+    profile = load_profile("rpi4-kiosk")
+    turned = profile.model_copy(update={"camera": profile.camera.model_copy(update={"rotation": 180})})
+    files = render(turned, "rpi4-kiosk", tmp_path, environ={})
+    assert yaml.safe_load(files["kiosk.yaml"].read_text())["rotate"] == 180
+    data = profile.model_dump(mode="json")
+    with pytest.raises(ValidationError, match="disagree"):
+        Profile.model_validate({**data, "camera": {**data["camera"], "rotation": 90},
+                                "kiosk": {**data["kiosk"], "rotate": 270}})
+    with pytest.raises(ValidationError, match="accelerator"):
+        Profile.model_validate({**data, "accelerator": "hailo"})  # nothing would load it: not offered

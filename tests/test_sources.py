@@ -209,3 +209,31 @@ def test_picamera2_missing_says_how_to_install(monkeypatch):
 def test_to_bgr_shapes():
     assert to_bgr(np.zeros((5, 6), np.uint8)).shape == (5, 6, 3)
     assert to_bgr(np.zeros((5, 6, 4), np.uint8)).shape == (5, 6, 3)
+
+
+def test_rotated_source_turns_frames_and_keeps_the_cameras_health():
+    import cv2
+
+    from edge.sources.rotated import RotatedSource, rotated
+
+    class Camera:
+        name, status, reconnects = "cam", "ok", 3
+
+        def open(self):
+            pass
+
+        def read(self):
+            return np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+
+        def close(self):
+            pass
+
+    cam = Camera()
+    assert rotated(cam, 0) is cam
+    turned = rotated(cam, 90)
+    frame = turned.read()
+    assert frame.shape == (3, 2, 3) and np.array_equal(frame, cv2.rotate(cam.read(), cv2.ROTATE_90_CLOCKWISE))
+    assert np.array_equal(rotated(cam, 180).read(), cam.read()[::-1, ::-1])
+    assert turned.status == "ok" and turned.reconnects == 3 and turned.name == "cam rotated 90"
+    with pytest.raises(ValueError, match="rotate: 45"):
+        RotatedSource(cam, 45)

@@ -24,6 +24,7 @@ from edge.outputs import build_outputs
 from edge.outputs.base import KioskStats, Output
 from edge.platform import detect as detect_platform
 from edge.sources import FrameSource, LatestFrame, LoopSource, open_source, parse_source, resolve_sample
+from edge.sources.rotated import rotated
 
 log = logging.getLogger(__name__)
 STALL_S = 2.0  # no frame for this long from a source that says it is fine: report it stalled
@@ -65,7 +66,7 @@ def run_kiosk(cfg: KioskConfig, max_frames: int | None = None, duration_s: float
     pipeline = build_pipeline(cfg)
     stats.pipeline = f"{pipeline.detector.name} + {pipeline.classifier.format}"  # for the live page and MQTT
     given = source is not None  # a caller's source is opened by the capture thread's start
-    source = source or resolve_source(cfg.source, cfg.realtime)
+    source = rotated(source or resolve_source(cfg.source, cfg.realtime), cfg.rotate)
     info = detect_platform()
     loop = _Loop(cfg, pipeline, source, LatestFrame(source),
                  outputs if outputs is not None else build_outputs(cfg.outputs, stats),

@@ -131,6 +131,8 @@ class KioskConfig(FacePipelineSettings):
     source: str = Field("loop:sample", description="camera[:N], picamera2, loop:VIDEO, loop:sample, VIDEO, "
                                                     "a folder, a stream URL, or null")
     realtime: bool = Field(True, description="play video files and loops at their own frame rate, like a camera")
+    rotate: Literal[0, 90, 180, 270] = Field(0, description="turn every camera frame clockwise by this many "
+                                             "degrees (a camera mounted sideways or upside down)")
     monitor: MonitorSettings = MonitorSettings()
     display: DisplaySettings = DisplaySettings()
     outputs: OutputSettings = OutputSettings()
