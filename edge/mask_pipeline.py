@@ -18,7 +18,7 @@ from edge.crops import face_crop
 from edge.detectors.base import FaceDetector, reset_detector
 from edge.geometry import BBox
 from edge.strict import FrozenModel
-from edge.tracker import IoUTracker, TrackerConfig
+from edge.tracker import IoUTracker, TrackerConfig, at_edge
 
 MASK_LABEL, NO_MASK_LABEL = "WithMask", "WithoutMask"
 
@@ -117,17 +117,21 @@ class FacePipeline:
         t2 = time.perf_counter()
         probs = self.classifier.probabilities(x) if x is not None else np.zeros((0, len(self.classifier.labels)))
         t3 = time.perf_counter()
-        faces = [self._verdict(box, track, p) for box, track, p in zip(boxes, owners, probs)]
+        size = (frame.shape[1], frame.shape[0])
+        faces = [self._verdict(box, track, p, at_edge(box, *size)) for box, track, p in zip(boxes, owners, probs)]
         t4 = time.perf_counter()
         timings = {"detect_ms": (t1 - t0) * 1e3, "preprocess_ms": (t2 - t1) * 1e3, "classify_ms": (t3 - t2) * 1e3,
                    "track_ms": (t4 - t3) * 1e3, "total_ms": (t4 - t0) * 1e3}
         return FrameResult(self._index, faces, detected, timings)
 
-    def _verdict(self, box: BBox, track, p: np.ndarray) -> FaceVerdict:
-        self.tracker.vote(track, p)
+    def _verdict(self, box: BBox, track, p: np.ndarray, cut_off: bool = False) -> FaceVerdict:
+        """The face's own label and its track's smoothed one. A face cut off by the frame's edge (someone walking
+        in) does not vote: half a face hides its mask, and a person is counted once, when fully in view."""
+        if not cut_off:
+            self.tracker.vote(track, p)
         idx = int(p.argmax())
         settled = self.tracker.settled(track)
-        smooth = track.smoothed()
+        smooth = track.smoothed() if track.history else p
         s_idx = int(smooth.argmax())
         first = settled and not track.counted
         if first:
