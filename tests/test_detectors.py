@@ -220,6 +220,8 @@ def test_detector_specs_name_the_option_a_detector_lacks():
     assert chain.detectors[1].min_neighbors == 5
     default = parse_spec("default:second_look.threshold=0.7")
     assert default.second_look.threshold == 0.7 and default.input_width == 320
+    alone = parse_spec("default:second_look.confirm=off,second_look.mesh_threshold=null")
+    assert alone.second_look.confirm is None and alone.second_look.mesh_threshold is None  # nested options switch off
 
 
 def test_kiosk_yaml_detector_errors_name_their_line_and_old_configs_still_load(tmp_path):

@@ -117,7 +117,7 @@ def _set_option(data: dict, key: str, value: str) -> None:
     elif "." in key:
         head, _, rest = key.partition(".")
         nested = data.get(head) or {}
-        data[head] = {**(nested if isinstance(nested, dict) else nested.model_dump()), rest: value}
+        data[head] = {**(nested if isinstance(nested, dict) else nested.model_dump()), rest: None if off else value}
     else:
         data[key] = None if off and key not in ("face_shape",) else value
 
