@@ -41,6 +41,7 @@ class Settings:
     min_runs: int = 100  # fewer runs than this never stop on the interval: the p90 needs them too
     round_s: float = 0.25  # timed seconds per configuration per round
     replicas: int = 2  # worker processes per configuration, taking the rounds in turn (process-to-process spread)
+    max_live: int | None = None  # configurations live at once; set from free memory by the rounds
 
     def to_dict(self) -> dict:
         return {"runs": self.runs, "warmup": self.warmup, "min_seconds": self.min_seconds, "batch": self.batch,
@@ -92,6 +93,6 @@ def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
         "created": started.replace(microsecond=0).isoformat(),
         "duration_s": round((_dt.datetime.now(_dt.timezone.utc) - started).total_seconds(), 2),
         "device": device, "thermal": {"before": before, "after": after}, "settings": settings.to_dict(),
-        "rows": rows, "telemetry": telemetry,
+        "rows": rows, "telemetry": telemetry, "live_configurations": settings.max_live,
         "warnings": warnings(device, before, after) + throttle_warnings(rows, telemetry) + fallback_warnings(rows),
     }

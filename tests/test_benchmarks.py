@@ -298,3 +298,19 @@ def test_two_bundles_with_one_name_get_distinct_ids(tmp_path):
     ids = [c.id for c in configs]
     assert len(ids) == len(set(ids))
     assert any("[digits-v2]" in i for i in ids) and any(not i.startswith(ids[0].split("/")[0] + "[") for i in ids)
+
+
+def test_little_memory_keeps_fewer_configurations_live(monkeypatch):
+    """On a 1 GB board not every worker can stay loaded: configurations join the rounds as others finish."""
+    import benchmarks.rounds as rounds
+    from benchmarks.configs import build_matrix
+    from benchmarks.runner import Settings
+
+    configs = [c for c in build_matrix(["digits"], threads=[1], keras_reference=False, xnnpack_off=False)
+               if not c.skipped and c.backend == "tflite"]
+    monkeypatch.setattr(rounds, "_mem_available", lambda: 1)  # no room: one at a time
+    settings = Settings(runs=20, warmup=1)
+    rows = rounds.run_rounds(configs, settings)
+    assert settings.max_live == 1 and [r["status"] for r in rows] == ["ok"] * len(configs)
+    spans = [r["timed_span"] for r in rows]
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # one after the other
