@@ -125,6 +125,10 @@ class Slot:
                "timed_s": round(self.elapsed_s, 3),
                "samples_ms": [round(float(v), 4) for v in self.ms[:: max(1, len(self.ms) // 200)]],
                "timed_span": [round(self.windows[0][0], 3), round(self.windows[-1][1], 3)]}
+        if self.settings.scenario == "offline" and self.settings.batch > 1:  # p50 is a whole batch's time
+            b, (lo, hi) = self.settings.batch, row["p50_ci_ms"]
+            row.update(scenario="offline", batch=b, throughput_ips=b * 1000.0 / row["p50_ms"],
+                       throughput_ci_ips=[b * 1000.0 / hi if hi else None, b * 1000.0 / lo if lo else None])
         row.setdefault("throughput_ips", 1000.0 / row["p50_ms"])
         row["energy"] = self._energy()
         return row

@@ -314,3 +314,17 @@ def test_little_memory_keeps_fewer_configurations_live(monkeypatch):
     assert settings.max_live == 1 and [r["status"] for r in rows] == ["ok"] * len(configs)
     spans = [r["timed_span"] for r in rows]
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # one after the other
+
+
+def test_offline_scenario_times_whole_batches_and_reports_images_per_second():
+    proc = run_cli("edge-bench", "digits", "--scenario", "offline", "--batch", "16", "--formats", "tflite-int8",
+                   "onnx-int8", "--xnnpack-only", "--no-keras", "--runs", "20", "--warmup", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["settings"]["scenario"] == "offline" and data["settings"]["batch"] == 16
+    ok = [r for r in data["rows"] if r["status"] == "ok"]
+    assert ok and all(r["config"]["threads"] == ok[0]["config"]["threads"] for r in ok)  # all cores, one count
+    for r in ok:
+        assert r["scenario"] == "offline" and r["throughput_ips"] == pytest.approx(16000 / r["p50_ms"])
+        lo, hi = r["throughput_ci_ips"]
+        assert lo <= r["throughput_ips"] <= hi and r["accuracy"] >= 0.95

@@ -85,8 +85,9 @@ def _md_table(rows: list[dict], cols: tuple[str, ...]) -> list[str]:
 
 def _settings_line(s: dict) -> str:
     runs = f"{s['runs']} timed runs" if s.get("runs") else s.get("stopping", "stopping rule")
-    return (f"- settings: {runs}, after {s['warmup']} warm-up, batch {s['batch']}; medians and percentiles, not "
-            f"best-of; intervals: {s.get('ci_method', 'none (an older report)')}")
+    scenario = "offline (p50 is one whole batch; ips from it)" if s.get("scenario") == "offline" else "single-stream"
+    return (f"- settings: {scenario}, {runs}, after {s['warmup']} warm-up, batch {s['batch']}; medians and "
+            f"percentiles, not best-of; intervals: {s.get('ci_method', 'none (an older report)')}")
 
 
 def to_markdown(report: dict) -> str:
