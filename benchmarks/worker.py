@@ -3,13 +3,15 @@
     python -m benchmarks.worker '<config json>' '<settings json>'
 
 It loads the model, runs the first inference and the warm-up, says {"ready": ...} on stdout, then answers
-JSON lines on stdin: {"op": "time", "runs": N} -> {"ms": [...], "wall_s": ...}, a batch of timed runs, as
-often as the runner asks (the runner interleaves every configuration's batches in rounds, so drift and a
-noisy neighbour land on all of them alike); {"op": "finish"} -> the rest of the row (accuracy, coverage,
-peak RSS, ...) and exit. A load failure is one {"status": "failed"} line instead of ready.
+JSON lines on stdin: {"op": "time", "runs": N, "seconds": S, "max_runs": M} -> {"ms": [...], "wall_s": ...},
+a batch of at least N runs and S seconds and at most M runs, as often as the runner asks (benchmarks.rounds
+interleaves every configuration's batches in rounds, so drift and a noisy neighbour land on all alike);
+{"op": "finish"} -> the rest of the row (accuracy, coverage, per-op time, peak RSS, ...) and exit. A load
+failure is one {"status": "failed"} line instead of ready.
 
 The timed operation is the runtime's own invoke with the input already bound, as TFLite's
-benchmark_model does; Keras is timed as `model.predict` on one image, the way the papers ran it.
+benchmark_model does; Keras is timed as `model.predict` on one image, the way the papers ran it; with
+--scenario offline, a whole batch through `infer`.
 """
 
 from __future__ import annotations
