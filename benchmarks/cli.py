@@ -16,6 +16,7 @@ EPILOG = """examples:
   edge-bench digits --recommend --max-drop 0.5 # fastest file + delegate within 0.5 pp of fp32
   edge-bench model.tflite other.onnx --runs 500 --threads 1 4   # a fixed count instead of the stopping rule
   edge-bench digits --target-ci 1 --budget-seconds 30           # tighter intervals, more time
+  edge-bench digits --scenario offline --batch 64                # throughput at batch 64 on all cores
   edge-bench blazeface-short-range --input-shape 1x240x320x3   # a detector file by its catalog name
   edge-bench digits --baseline benchmarks/reference/x86_64-ci.json --max-regression 10   # CI gate, exit 3
 
@@ -53,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 10)")
     p.add_argument("--warmup", type=int, default=20, help="untimed invokes first (default 20)")
     p.add_argument("--min-seconds", type=float, default=0.0, help="keep timing at least this long")
-    p.add_argument("--batch", type=int, default=1, help="batch size for the throughput figure (default 1)")
+    p.add_argument("--batch", type=int, default=1, help="batch size for the throughput figure (default 1; 32 with "
+                   "--scenario offline)")
+    p.add_argument("--scenario", choices=("single-stream", "offline"), default="single-stream", help="MLPerf's "
+                   "names: single-stream times one image per invoke (default); offline times whole batches of "
+                   "--batch on all cores and reports images/s with its interval")
     p.add_argument("--dataset", help="evaluation data: .npz with x (uint8 N,H,W,C) and y (labels)")
     p.add_argument("--input-shape", help="bare model files: the first input's shape, e.g. 1x240x320x3 (a fully "
                    "convolutional detector at the resolution it runs at)")
@@ -92,6 +97,11 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
         raise ValueError("--runs and --batch must be at least 1, --warmup at least 0")
     if args.target_ci <= 0 or args.budget_seconds <= 0:
         raise ValueError("--target-ci and --budget-seconds must be positive")
+    if args.scenario == "offline":
+        from benchmarks.configs import thread_counts
+
+        args.batch = 32 if args.batch == 1 else args.batch
+        args.threads = args.threads or [thread_counts()[-1]]
     configs = build_matrix(args.inputs, threads=args.threads, keras_reference=not args.no_keras,
                            xnnpack_off=not args.xnnpack_only)
     if args.formats:
@@ -101,7 +111,7 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
     shape = [int(v) for v in args.input_shape.lower().split("x")] if args.input_shape else None
     settings = Settings(runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch,
                         dataset=args.dataset, input_shape=shape, target_ci_pct=args.target_ci,
-                        budget_s=args.budget_seconds)
+                        budget_s=args.budget_seconds, scenario=args.scenario)
     command = "edge-bench " + " ".join(shlex.quote(a) for a in argv)
     from benchmarks.sensors import Device
 

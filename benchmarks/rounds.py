@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.configs import BenchConfig
@@ -124,6 +125,10 @@ class Slot:
                "timed_s": round(self.elapsed_s, 3),
                "samples_ms": [round(float(v), 4) for v in self.ms[:: max(1, len(self.ms) // 200)]],
                "timed_span": [round(self.windows[0][0], 3), round(self.windows[-1][1], 3)]}
+        if self.settings.scenario == "offline" and self.settings.batch > 1:  # p50 is a whole batch's time
+            b, (lo, hi) = self.settings.batch, row["p50_ci_ms"]
+            row.update(scenario="offline", batch=b, throughput_ips=b * 1000.0 / row["p50_ms"],
+                       throughput_ci_ips=[b * 1000.0 / hi if hi else None, b * 1000.0 / lo if lo else None])
         row.setdefault("throughput_ips", 1000.0 / row["p50_ms"])
         row["energy"] = self._energy()
         return row
@@ -141,6 +146,37 @@ class Slot:
             worker.close()
 
 
+def _rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _mem_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def live_limit(slot: Slot, pending: int) -> int:
+    """How many configurations may be live at once: all of them where memory allows (every worker stays
+    loaded), else as many as half the available memory holds at the first one's size (a Pi with 1 GB);
+    the rest join the rounds as others finish."""
+    per_slot = sum(_rss_bytes(w.proc.pid) for w in slot.workers)
+    available = _mem_available()
+    if not per_slot or available is None:
+        return pending
+    return max(1, min(pending, int(available * 0.5 // per_slot)))
+
+
 def run_rounds(configs: list[BenchConfig], settings: Settings,
                progress: Callable[[int, int, dict], None] | None = None, meter=None) -> list[dict]:
     """Every configuration's row, measured in interleaved rounds; rows keep the order of `configs`."""
@@ -154,18 +190,31 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
         if progress:
             progress(done, len(configs), rows[i])
 
+    pending = []
+    for i, cfg in enumerate(configs):
+        if cfg.skipped:
+            record(i, {"status": "skipped", "reason": cfg.skipped})
+        else:
+            pending.append(i)
     live: dict[int, Slot] = {}
-    try:
-        for i, cfg in enumerate(configs):
-            if cfg.skipped:
-                record(i, {"status": "skipped", "reason": cfg.skipped})
-                continue
-            slot = Slot(cfg, settings, meter)
+    limit, sized = len(pending), False
+
+    def fill() -> None:
+        nonlocal limit, sized
+        while pending and len(live) < limit:
+            i = pending.pop(0)
+            slot = Slot(configs[i], settings, meter)
             failed = slot.start()
             if failed:
                 record(i, failed)
-            else:
-                live[i] = slot
+                continue
+            live[i] = slot
+            if not sized:  # the first live configuration's workers say how big one is
+                sized, limit = True, live_limit(slot, len(pending) + 1)
+                settings.max_live = limit
+
+    try:
+        fill()
         while live:
             for i, slot in list(live.items()):
                 failed = slot.timed_round()
@@ -176,6 +225,7 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
                         slot.close()
                     record(i, failed or slot.finish(reason))
                     gc.collect()
+                    fill()
     finally:
         for slot in live.values():
             slot.close()

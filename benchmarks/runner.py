@@ -41,9 +41,12 @@ class Settings:
     min_runs: int = 100  # fewer runs than this never stop on the interval: the p90 needs them too
     round_s: float = 0.25  # timed seconds per configuration per round
     replicas: int = 2  # worker processes per configuration, taking the rounds in turn (process-to-process spread)
+    max_live: int | None = None  # configurations live at once; set from free memory by the rounds
+    scenario: str = "single-stream"  # or "offline": the timed call is a batch of `batch` images
 
     def to_dict(self) -> dict:
-        return {"runs": self.runs, "warmup": self.warmup, "min_seconds": self.min_seconds, "batch": self.batch,
+        return {"scenario": self.scenario, "runs": self.runs,
+                "warmup": self.warmup, "min_seconds": self.min_seconds, "batch": self.batch,
                 "dataset": self.dataset, "input_shape": self.input_shape, "target_ci_pct": self.target_ci_pct,
                 "budget_s": self.budget_s, "min_runs": self.min_runs, "replicas": self.replicas, "ci_method": CI_METHOD,
                 "stopping": "fixed runs" if self.runs else f"p50 95 % interval within ±{self.target_ci_pct} % or "
@@ -92,6 +95,6 @@ def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
         "created": started.replace(microsecond=0).isoformat(),
         "duration_s": round((_dt.datetime.now(_dt.timezone.utc) - started).total_seconds(), 2),
         "device": device, "thermal": {"before": before, "after": after}, "settings": settings.to_dict(),
-        "rows": rows, "telemetry": telemetry,
+        "rows": rows, "telemetry": telemetry, "live_configurations": settings.max_live,
         "warnings": warnings(device, before, after) + throttle_warnings(rows, telemetry) + fallback_warnings(rows),
     }

@@ -64,14 +64,17 @@ class Sampler:
 
 
 def mark_rows(rows: list[dict], series: list[dict]) -> None:
-    """Each measured row: was any sample taken during its timed span throttled; its hottest and slowest."""
+    """Each measured row: was any sample taken during its timed span throttled (None when no sensor could
+    tell); its hottest and slowest."""
     for r in rows:
         span = r.get("timed_span")
         if r.get("status") != "ok" or not span:
             continue
         inside = [s for s in series if span[0] <= s["t"] <= span[1]] or \
             [min(series, key=lambda s: abs(s["t"] - span[0]))] if series else []
-        r["throttled"] = any(s["throttled"] for s in inside)
+        watched = any(s["temp_c"] is not None or s["freq_mhz"] is not None or s["throttled_bits"] is not None
+                      for s in inside)
+        r["throttled"] = any(s["throttled"] for s in inside) if watched else None  # None: no sensor to say
         temps = [s["temp_c"] for s in inside if s["temp_c"] is not None]
         freqs = [s["freq_mhz"] for s in inside if s["freq_mhz"] is not None]
         r["thermal"] = {"samples": len(inside), "temp_c_max": max(temps) if temps else None,

@@ -3,13 +3,15 @@
     python -m benchmarks.worker '<config json>' '<settings json>'
 
 It loads the model, runs the first inference and the warm-up, says {"ready": ...} on stdout, then answers
-JSON lines on stdin: {"op": "time", "runs": N} -> {"ms": [...], "wall_s": ...}, a batch of timed runs, as
-often as the runner asks (the runner interleaves every configuration's batches in rounds, so drift and a
-noisy neighbour land on all of them alike); {"op": "finish"} -> the rest of the row (accuracy, coverage,
-peak RSS, ...) and exit. A load failure is one {"status": "failed"} line instead of ready.
+JSON lines on stdin: {"op": "time", "runs": N, "seconds": S, "max_runs": M} -> {"ms": [...], "wall_s": ...},
+a batch of at least N runs and S seconds and at most M runs, as often as the runner asks (benchmarks.rounds
+interleaves every configuration's batches in rounds, so drift and a noisy neighbour land on all alike);
+{"op": "finish"} -> the rest of the row (accuracy, coverage, per-op time, peak RSS, ...) and exit. A load
+failure is one {"status": "failed"} line instead of ready.
 
 The timed operation is the runtime's own invoke with the input already bound, as TFLite's
-benchmark_model does; Keras is timed as `model.predict` on one image, the way the papers ran it.
+benchmark_model does; Keras is timed as `model.predict` on one image, the way the papers ran it; with
+--scenario offline, a whole batch through `infer`.
 """
 
 from __future__ import annotations
@@ -109,12 +111,17 @@ def random_feeds(runner, input_shape: list[int] | None = None) -> dict[str, np.n
     return feeds
 
 
-def _timed_call(cfg: BenchConfig, runner, x1: np.ndarray):
+def _timed_call(cfg: BenchConfig, runner, x1: np.ndarray, offline_batch: int = 0):
+    """SingleStream: one image, inputs bound, the bare invoke. Offline: a whole batch through `infer` (which
+    resizes, or loops where the runtime cannot), the way a batch job would call it."""
+    x = np.repeat(x1, offline_batch, axis=0) if offline_batch > 1 else x1
     if cfg.backend == "keras":
-        return lambda: runner.predict(x1, verbose=0)
+        return lambda: runner.predict(x, verbose=0)
     from edge.preprocess import quantize
 
-    q = quantize(x1, runner.input)
+    q = quantize(x, runner.input)
+    if offline_batch > 1:
+        return lambda: runner.infer(q)
     return runner.bind(q)
 
 
@@ -145,6 +152,7 @@ class Session:
         self.load_ms = (time.perf_counter() - t0) * 1000
         self.data = _eval_data(self.bundle, settings.get("dataset"))
         self.feeds: dict | None = None
+        offline = settings.get("batch", 1) if settings.get("scenario") == "offline" else 0
         if self.bundle is not None:
             from edge.preprocess import prepare_dataset
 
@@ -152,11 +160,11 @@ class Session:
             self.x = prepare_dataset(self.data[0], m.preprocess, m.input.layout) if self.data is not None else \
                 np.random.default_rng(0).random((1, *m.input.shape), dtype=np.float32)
             self.x1 = self.x[:1]
-            self.call = _timed_call(cfg, self.runner, self.x1)
+            self.call = _timed_call(cfg, self.runner, self.x1, offline)
         elif cfg.backend == "keras":
             self.x = self.x1 = np.random.default_rng(0).random((1, *self.runner.inputs[0].shape[1:]),
                                                                dtype=np.float32)
-            self.call = _timed_call(cfg, self.runner, self.x1)
+            self.call = _timed_call(cfg, self.runner, self.x1, offline)
         else:  # a bare file (a detector, say): random data on every input, at --input-shape if given
             self.feeds = random_feeds(self.runner, settings.get("input_shape"))
             self.x = self.x1 = next(iter(self.feeds.values()))
@@ -191,7 +199,7 @@ class Session:
         # Peak RSS of loading and running at batch 1, before the batched accuracy pass inflates it.
         result["peak_rss_bytes"] = _rss_peak()
         batch = settings.get("batch", 1) if bundle is not None or cfg.backend == "keras" else 1
-        if batch > 1:
+        if batch > 1 and settings.get("scenario") != "offline":  # offline: the timed call is the batch itself
             result["throughput_ips"] = self._throughput(batch, reps)
         if self.data is not None:
             result.update(self._accuracy(head))

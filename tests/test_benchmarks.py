@@ -298,3 +298,33 @@ def test_two_bundles_with_one_name_get_distinct_ids(tmp_path):
     ids = [c.id for c in configs]
     assert len(ids) == len(set(ids))
     assert any("[digits-v2]" in i for i in ids) and any(not i.startswith(ids[0].split("/")[0] + "[") for i in ids)
+
+
+def test_little_memory_keeps_fewer_configurations_live(monkeypatch):
+    """On a 1 GB board not every worker can stay loaded: configurations join the rounds as others finish."""
+    import benchmarks.rounds as rounds
+    from benchmarks.configs import build_matrix
+    from benchmarks.runner import Settings
+
+    configs = [c for c in build_matrix(["digits"], threads=[1], keras_reference=False, xnnpack_off=False)
+               if not c.skipped and c.backend == "tflite"]
+    monkeypatch.setattr(rounds, "_mem_available", lambda: 1)  # no room: one at a time
+    settings = Settings(runs=20, warmup=1)
+    rows = rounds.run_rounds(configs, settings)
+    assert settings.max_live == 1 and [r["status"] for r in rows] == ["ok"] * len(configs)
+    spans = [r["timed_span"] for r in rows]
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # one after the other
+
+
+def test_offline_scenario_times_whole_batches_and_reports_images_per_second():
+    proc = run_cli("edge-bench", "digits", "--scenario", "offline", "--batch", "16", "--formats", "tflite-int8",
+                   "onnx-int8", "--xnnpack-only", "--no-keras", "--runs", "20", "--warmup", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["settings"]["scenario"] == "offline" and data["settings"]["batch"] == 16
+    ok = [r for r in data["rows"] if r["status"] == "ok"]
+    assert ok and all(r["config"]["threads"] == ok[0]["config"]["threads"] for r in ok)  # all cores, one count
+    for r in ok:
+        assert r["scenario"] == "offline" and r["throughput_ips"] == pytest.approx(16000 / r["p50_ms"])
+        lo, hi = r["throughput_ci_ips"]
+        assert lo <= r["throughput_ips"] <= hi and r["accuracy"] >= 0.95

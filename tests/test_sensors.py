@@ -126,6 +126,9 @@ def test_no_sensor_means_no_energy_figure(tmp_path):
         time.sleep(0.05)
     rep = sampler.report()
     assert rep["series"] and not any(rep["sensors"].values()) and rep["throttled_samples"] == 0
+    rows = [{"status": "ok", "config": {"id": "x"}, "timed_span": [rep["start"], rep["start"] + 1]}]
+    mark_rows(rows, sampler.series)
+    assert rows[0]["throttled"] is None  # no sensor: unknown, not "not throttled"
     assert any("no temperature" in w for w in throttle_warnings([], rep))
 
 

@@ -67,6 +67,15 @@ def test_rounds_widen_the_interval_and_gate_the_stop():
     assert stop_reason(np.concatenate(steady), 1.0, rounds=steady, **kw) == "ci"
 
 
+def test_a_slow_drift_over_many_rounds_widens_the_interval():
+    """Forty rounds drifting 3 % from first to last: exchangeable per-round medians would hide it; six
+    consecutive batches of rounds do not."""
+    rng = np.random.default_rng(2)
+    rounds = [rng.normal(1.0 + 0.03 * i / 39, 0.002, 300) for i in range(40)]
+    lo, hi = summarize(np.concatenate(rounds), rounds)["p50_ci_ms"]
+    assert lo < 1.004 and hi > 1.026
+
+
 def test_overlap():
     assert intervals_overlap([1, 2], [2, 3]) and not intervals_overlap([1, 2], [2.1, 3])
     assert intervals_overlap([1, None], [5, 6]) and not intervals_overlap([None, 1], [1.5, None])

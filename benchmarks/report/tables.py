@@ -57,7 +57,8 @@ def flat_row(r: dict) -> dict:
         "p90_ms": num("p90_ms", 4), "p90_lo": _bound(r, "p90", 0), "p90_hi": _bound(r, "p90", 1),
         "p99_ms": num("p99_ms"), "max_ms": num("max_ms"), "ips": num("throughput_ips", 1),
         "rss_mb": num("peak_rss_bytes", 1, 1 / 2**20), "accuracy": num("accuracy", 4), "agreement": num("agreement", 4),
-        "coverage": _coverage(r), "throttled": "yes" if r.get("throttled") else "",
+        "coverage": _coverage(r),
+        "throttled": {True: "yes", False: "no", None: "unknown"}[r.get("throttled")] if ok else "",
         "mj_per_inf": _energy(r),
         "note": r.get("reason", "") or "; ".join(r.get("notes", [])),
     }
@@ -84,8 +85,9 @@ def _md_table(rows: list[dict], cols: tuple[str, ...]) -> list[str]:
 
 def _settings_line(s: dict) -> str:
     runs = f"{s['runs']} timed runs" if s.get("runs") else s.get("stopping", "stopping rule")
-    return (f"- settings: {runs}, after {s['warmup']} warm-up, batch {s['batch']}; medians and percentiles, not "
-            f"best-of; intervals: {s.get('ci_method', 'none (an older report)')}")
+    scenario = "offline (p50 is one whole batch; ips from it)" if s.get("scenario") == "offline" else "single-stream"
+    return (f"- settings: {scenario}, {runs}, after {s['warmup']} warm-up, batch {s['batch']}; medians and "
+            f"percentiles, not best-of; intervals: {s.get('ci_method', 'none (an older report)')}")
 
 
 def to_markdown(report: dict) -> str:
