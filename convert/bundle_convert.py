@@ -200,11 +200,18 @@ def convert_bundle(ref: str | Path, cfg: ConvertConfig) -> ConvertResult:
     finally:
         shutil.rmtree(ctx.workdir, ignore_errors=True)
         shutil.rmtree(qctx.workdir, ignore_errors=True)
+    return _record(bundle, cfg, entries, metrics, measured.description, ctx, rewrite)  # qctx shares ctx.mixed
+
+
+def _record(bundle: Bundle, cfg: ConvertConfig, entries: dict, metrics: dict, described: str, ctx: ExportContext,
+            rewrite) -> ConvertResult:
+    """The manifest's new file list, the gates decided once, and the report that says both."""
+    m = bundle.manifest
     default = cfg.default_format if cfg.default_format in entries else None
     manifest = m.model_copy(update={"files": list(entries.values()), "default_format": default})
     write_manifest(bundle.root, type(m).model_validate(manifest.model_dump(by_alias=True)))
     gate_info = gates.decide(metrics, entries, cfg.max_drop, cfg.min_relative, cfg.max_size_kb)
-    report = report_dict(load_bundle(bundle.root).manifest, measured.description, gate_info)
+    report = report_dict(load_bundle(bundle.root).manifest, described, gate_info)
     if ctx.mixed:
         screened = {"prescreened": ctx.prescreen["layers"]} if "layers" in ctx.prescreen else {}
         report["mixed_precision"] = {fmt: outcome.as_dict() | screened for fmt, outcome in ctx.mixed.items()}
