@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 EDGE_VENV ?= .venv-edge
 EBIN   := $(EDGE_VENV)/bin
 
-.PHONY: demo test setup data browser tools services pi-tools pi-check lint models samples schema reference clean
+.PHONY: demo test setup data browser tools services pi-tools pi-check pi-vm lint models samples schema reference clean
 
 ## demo: edge runtime only (no TensorFlow) -> classify the sample photos, benchmark the built-in digits model,
 ##       then the mask kiosk (headless here; a window where there is a screen) on the built-in sample clip
@@ -81,6 +81,14 @@ pi-tools:
 ##   edge-kiosk on the built-in samples, int8 parity with x86 (JSON). Root; about 4 min (+2 to build the root once)
 pi-check: setup pi-tools
 	$(BIN)/python -m firmware_configs.pi_check --json
+
+## pi-vm (opt-in, not in `make test`): first boot end to end: a card image (MBR, FAT boot, ext4 arm64 root with
+##   cloud-init and Debian's kernel) written by edge-flash, booted by qemu-system-aarch64 with no network, until the
+##   kiosk unit is active and /healthz answers on the serial console. Root; slow (TCG emulation)
+pi-vm: setup pi-tools
+	@command -v qemu-system-aarch64 >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-arm >/dev/null; }
+	$(BIN)/python -m firmware_configs.vm_check --json
 
 lint: setup
 	$(BIN)/ruff check edge convert train benchmarks firmware_configs tests

@@ -72,16 +72,18 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def rootfs(packages: list[str] = PACKAGES) -> Path:
-    """The cached bookworm arm64 tarball for these packages, built with mmdebstrap when absent."""
-    key = hashlib.sha256(json.dumps([SUITE, ARCH, sorted(packages)]).encode()).hexdigest()[:12]
+def rootfs(packages: list[str] = PACKAGES, hooks: tuple[str, ...] = ()) -> Path:
+    """The cached bookworm arm64 tarball for these packages, built with mmdebstrap when absent; `hooks` are
+    mmdebstrap --setup-hook commands (run before any package is installed)."""
+    key = hashlib.sha256(json.dumps([SUITE, ARCH, sorted(packages), *hooks]).encode()).hexdigest()[:12]
     tar = cache_dir() / "pi-rootfs" / f"{SUITE}-{ARCH}-{key}.tar"
     if tar.is_file():
         return tar
     tar.parent.mkdir(parents=True, exist_ok=True)
     part = tar.with_suffix(".part.tar")
-    proc = subprocess.run(["mmdebstrap", "--arch", ARCH, "--variant=apt", f"--include={','.join(packages)}", SUITE,
-                           str(part), debian_mirror()], capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(["mmdebstrap", "--arch", ARCH, "--variant=apt", f"--include={','.join(packages)}",
+                           *[f"--setup-hook={h}" for h in hooks], SUITE, str(part), debian_mirror()],
+                          capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         part.unlink(missing_ok=True)
         raise EdgeSightError(f"mmdebstrap failed: {proc.stderr.strip()[-300:]}")
