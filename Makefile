@@ -70,10 +70,11 @@ services:
 # pi-check's tools: mmdebstrap (a Debian arm64 root) and qemu-user-static with binfmt_misc (ARM binaries run here).
 # Installed when root; under CI=true a failed install fails the run.
 pi-tools:
-	@if ! { command -v mmdebstrap && [ -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ]; } >/dev/null 2>&1; then \
+	@if ! { command -v mmdebstrap && [ -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ] && \
+	  command -v qemu-system-aarch64; } >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap qemu-user-static \
-	    binfmt-support >/dev/null; then :; \
+	    binfmt-support qemu-system-arm >/dev/null; then :; \
 	  elif [ "$$CI" = true ]; then echo "error: could not install mmdebstrap and qemu-user-static (CI=true)" >&2; exit 1; \
 	  else echo "note: mmdebstrap/qemu-user-static not installed (needs root); the pi-check test will skip"; fi; fi
 
