@@ -131,6 +131,8 @@ def build_project_wheel(out: Path, cache: Path | None = None) -> Path:
             built.mkdir(parents=True, exist_ok=True)
             for whl in (Path(tmp) / "out").glob("edgesight-*.whl"):
                 shutil.move(str(whl), built / whl.name)
+        for old in sorted(built.parent.iterdir(), key=lambda d: d.stat().st_mtime)[:-3]:  # 30 MB each: keep 3
+            shutil.rmtree(old, ignore_errors=True)
     wheel = next(built.glob("edgesight-*.whl"))
     shutil.copy2(wheel, Path(out) / wheel.name)
     return Path(out) / wheel.name
