@@ -83,7 +83,7 @@ pi-tools:
 pi-check: setup pi-tools
 	$(BIN)/python -m firmware_configs.pi_check --json
 
-## pi-vm (opt-in, not in `make test`): first boot end to end: a card image (MBR, FAT boot, ext4 arm64 root with
+## pi-vm (in `make test` under CI=true, else opt-in): first boot end to end: a card image (MBR, FAT boot, ext4 arm64 root with
 ##   cloud-init and Debian's kernel) written by edge-flash, booted by qemu-system-aarch64 with no network, until the
 ##   kiosk unit is active and /healthz answers on the serial console. Root; slow (TCG emulation)
 pi-vm: setup pi-tools
