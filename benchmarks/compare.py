@@ -203,11 +203,6 @@ pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style></head>
 
 
 def write_all(result: dict, out: Path) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "compare.json", "md": out / "compare.md", "csv": out / "compare.csv",
-             "html": out / "compare.html"}
-    paths["json"].write_text(json.dumps(result, indent=2) + "\n")
-    paths["md"].write_text(to_markdown(result))
-    paths["csv"].write_text(to_csv(result))
-    paths["html"].write_text(to_html(result))
-    return paths
+    from benchmarks.report import write_formats
+
+    return write_formats(result, out, "compare", {"md": to_markdown, "csv": to_csv, "html": to_html})

@@ -11,15 +11,19 @@ from benchmarks.report.tables import to_csv, to_markdown, to_terminal
 SCHEMA_PATH = Path(__file__).parent / "report.schema.json"
 
 
-def write_all(report: dict, out: Path) -> dict[str, Path]:
+def write_formats(data: dict, out: Path, stem: str, renderers: dict) -> dict[str, Path]:
+    """`stem`.json plus one file per renderer (extension -> function of `data`), in `out`; their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "report.json", "csv": out / "report.csv", "md": out / "report.md",
-             "html": out / "report.html"}
-    paths["json"].write_text(json.dumps(report, indent=2) + "\n")
-    paths["csv"].write_text(to_csv(report))
-    paths["md"].write_text(to_markdown(report))
-    paths["html"].write_text(to_html(report))
+    paths = {"json": out / f"{stem}.json"}
+    paths["json"].write_text(json.dumps(data, indent=2) + "\n")
+    for ext, render in renderers.items():
+        paths[ext] = out / f"{stem}.{ext}"
+        paths[ext].write_text(render(data))
     return paths
+
+
+def write_all(report: dict, out: Path) -> dict[str, Path]:
+    return write_formats(report, out, "report", {"csv": to_csv, "md": to_markdown, "html": to_html})
 
 
 def validate(report: dict) -> None:
