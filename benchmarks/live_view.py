@@ -167,11 +167,11 @@ def parser():
 
 
 def run(args) -> int:
-    from benchmarks.cli import _deliver
+    from benchmarks.delivery import deliver
     from edge.cli.common import EXIT_GATE
 
     if args.blocks < 2 or args.block_seconds <= 0:
         raise ValueError("--blocks must be at least 2 and --block-seconds positive")
     r = measure(args.blocks, args.block_seconds, args.warmup, args.realtime, args.stream_fps, args.privacy)
-    _deliver(r, to_markdown(r), "live", args.out, args.json)
+    deliver(r, to_markdown(r), "live", args.out, args.json)
     return EXIT_GATE if args.check and not r["meets_bar"] else 0

@@ -17,13 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from benchmarks.configs import BenchConfig
+from benchmarks.settings import Settings
 from benchmarks.stats import stop_reason, summarize
-
-if TYPE_CHECKING:
-    from benchmarks.runner import Settings
 
 
 class Worker:

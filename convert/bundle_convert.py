@@ -14,6 +14,7 @@ from convert.data import ConvertData, conversion_data
 from convert.exporters import EXPORTERS, INT8_FORMATS, ExportContext
 from convert.keras_io import load_keras
 from convert.report import report_dict, write_reports
+from convert.result import ConvertResult
 from edge.bundle import MANIFEST_NAME, Bundle, describe_file, load_bundle, write_manifest
 from edge.errors import EdgeSightError
 from edge.preprocess import prepare_dataset
@@ -43,11 +44,6 @@ class ConvertConfig:
     progress: bool = True
 
 
-@dataclass
-class ConvertResult:
-    bundle: Path
-    report: dict
-    failures: list[str]
 
 
 def _prepare_out(src: Bundle, out: Path | None) -> Bundle:

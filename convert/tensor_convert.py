@@ -16,6 +16,7 @@ from convert import gates, parity
 from convert.data import conversion_data
 from convert.exporters import EXPORTERS, INT8_FORMATS, ExportContext
 from convert.report import report_dict, write_reports
+from convert.result import ConvertResult
 from convert.tensor_parity import output_parity
 from convert.user_model import predict_outputs
 from edge.bundle import Bundle, describe_file, load_bundle, write_manifest
@@ -74,8 +75,6 @@ def convert_onnx_tensors(bundle: Bundle, cfg):
 
 def _finish(bundle: Bundle, cfg, metrics: dict, entries: dict, described: str, reference: str):
     """Manifest, gates, reports: decided once, as for a classifier bundle."""
-    from convert.bundle_convert import ConvertResult
-
     m = bundle.manifest
     default = cfg.default_format if cfg.default_format in entries else next(
         (f for f in INT8_FORMATS if f in entries), None)

@@ -82,12 +82,16 @@ def test_null_source_paces_black_frames():
     assert time.monotonic() - t0 >= 0.08  # paced, not a busy loop
 
 
-@pytest.mark.parametrize("spec,kind", [("camera", OpenCVSource), ("camera:2", OpenCVSource), ("3", OpenCVSource),
-                                       ("rtsp://127.0.0.1/stream", OpenCVSource), ("null", NullSource),
-                                       ("picamera2", Picamera2Source), ("picamera2:swap-rb", Picamera2Source)])
-def test_source_names_parse(spec, kind):
+@pytest.mark.parametrize("spec,kind,target", [("camera", OpenCVSource, 0), ("camera:2", OpenCVSource, 2),
+                                              ("3", OpenCVSource, 3),
+                                              ("rtsp://127.0.0.1/stream", OpenCVSource, "rtsp://127.0.0.1/stream"),
+                                              ("null", NullSource, None), ("picamera2", Picamera2Source, None),
+                                              ("picamera2:swap-rb", Picamera2Source, None)])
+def test_source_names_parse_to_the_device_they_name(spec, kind, target):
     source = parse_source(spec)
-    assert isinstance(source, kind)
+    assert type(source) is kind
+    if kind is OpenCVSource:
+        assert source.target == target  # the camera index or the stream URL OpenCV will open
     if kind is Picamera2Source:
         assert source.swap_rb == spec.endswith("swap-rb")
 

@@ -86,3 +86,17 @@ def check_feeds(feeds: Feeds, inputs: list[TensorInfo], where: str) -> None:
 
         raise InferenceError(f"{where}: inputs {names} expected; missing {missing or 'none'}, "
                              f"unknown {extra or 'none'}")
+
+
+def import_runtime(module: str, advice: str):
+    """The runtime's Python module, or BackendUnavailable saying how to install it: an uninstalled runtime is a row
+    "skipped: reason" and a one-line error, never a crash at import."""
+    import importlib
+
+    from edge.errors import BackendUnavailable
+
+    try:
+        return importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001 - a broken install raises anything
+        raise BackendUnavailable(f"{module} is not installed ({type(exc).__name__}); {advice}") from None
+

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends.base import Feeds, SingleTensorMixin, TensorInfo, check_feeds
+from edge.backends.base import Feeds, SingleTensorMixin, TensorInfo, check_feeds, import_runtime
 from edge.errors import BackendUnavailable, InferenceError, ModelLoadError
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
@@ -14,12 +14,7 @@ _ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)
 
 
 def load_ort():
-    try:
-        import onnxruntime
-    except Exception as exc:  # noqa: BLE001
-        raise BackendUnavailable(f"onnxruntime is not installed ({type(exc).__name__}); pip install onnxruntime") \
-            from None
-    return onnxruntime
+    return import_runtime("onnxruntime", "pip install onnxruntime")
 
 
 def _info(arg) -> TensorInfo:

@@ -12,19 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends.base import Feeds, SingleTensorMixin, TensorInfo, check_feeds
+from edge.backends.base import Feeds, SingleTensorMixin, TensorInfo, check_feeds, import_runtime
 from edge.errors import BackendUnavailable, InferenceError, ModelLoadError
 
 _OV_TYPES = {"f32": "float32", "i8": "int8", "u8": "uint8", "f16": "float16", "i32": "int32", "i64": "int64"}
 
 
 def load_openvino():
-    try:
-        import openvino
-    except Exception as exc:  # noqa: BLE001
-        raise BackendUnavailable(f"openvino is not installed ({type(exc).__name__}); pip install edgesight[openvino]") \
-            from None
-    return openvino
+    return import_runtime("openvino", "pip install edgesight[openvino]")
 
 
 def _tflite_quantization(path: Path) -> dict[str, tuple[float, int]]:
