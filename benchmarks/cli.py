@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmarks.delivery import deliver
+from benchmarks.delivery import bench_parser, deliver
 from edge.cli.common import EXIT_GATE, emit_json, run_cli
 
 EPILOG = """examples:
@@ -146,10 +146,10 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
 def calibrate_parser() -> argparse.ArgumentParser:
     from benchmarks.calibrate import GRANULARITY, METHODS
 
-    p = argparse.ArgumentParser(prog="edge-bench calibrate", description="int8 accuracy and latency across "
-                                "calibration methods, per-channel vs per-tensor weights and calibration-set sizes "
-                                "(needs edgesight[convert]).", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="example:\n  edge-bench calibrate digits --sizes 50 200 --out reports/cal")
+    p = bench_parser("calibrate", "int8 accuracy and latency across "
+                     "calibration methods, per-channel vs per-tensor weights and calibration-set sizes "
+                     "(needs edgesight[convert]).",
+                     "example:\n  edge-bench calibrate digits --sizes 50 200 --out reports/cal")
     p.add_argument("bundle", nargs="?", default="digits", help="a bundle with a Keras model (default: digits)")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="ONNX Runtime calibrators")
     p.add_argument("--sizes", nargs="+", type=int, default=[50, 200, 500], help="calibration images")
@@ -181,15 +181,14 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def compare_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench compare", description="Many devices' edge-bench reports side by "
-                                "side: per model and configuration each device's p50 with its 95 % interval, the "
-                                "speed-up against a reference device and accuracy per device.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="examples:\n  edge-bench compare reports/pi5 reports/jetson --reference pi5 "
-                                "--out reports/compare\n  edge-bench compare a/report.json b/report.json --json\n"
-                                "  ansible-playbook -i inventory.ini firmware_configs/ansible/bench.yml   # runs "
-                                "edge-bench on every host, fetches, compares\n\nA device is named by the folder of "
-                                "its report.json (else the file's stem).")
+    p = bench_parser("compare", "Many devices' edge-bench reports side by "
+                     "side: per model and configuration each device's p50 with its 95 % interval, the "
+                     "speed-up against a reference device and accuracy per device.",
+                     "examples:\n  edge-bench compare reports/pi5 reports/jetson --reference pi5 "
+                     "--out reports/compare\n  edge-bench compare a/report.json b/report.json --json\n"
+                     "  ansible-playbook -i inventory.ini firmware_configs/ansible/bench.yml   # runs "
+                     "edge-bench on every host, fetches, compares\n\nA device is named by the folder of "
+                     "its report.json (else the file's stem).")
     p.add_argument("reports", nargs="+", type=Path, help="report.json files or the folders holding them")
     p.add_argument("--reference", help="the device speed-ups are against (default: the first)")
     p.add_argument("--out", type=Path, help="write compare.json, compare.md, compare.csv and compare.html here")
@@ -201,14 +200,7 @@ def _compare(args: argparse.Namespace) -> int:
     from benchmarks.compare import compare_reports, load, to_markdown, write_all
 
     result = compare_reports(load(args.reports), args.reference)
-    if args.out:
-        paths = write_all(result, args.out)
-        print(f"edge-bench compare: wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
-    if args.json:
-        emit_json(result)
-    else:
-        print(to_markdown(result), end="")
-    return 0
+    return deliver(result, to_markdown(result), "compare", args.out, args.json, write=write_all)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.delivery import deliver
+from benchmarks.delivery import bench_parser, deliver
 from edge.cli.common import EXIT_GATE
 
 
@@ -30,14 +30,13 @@ def _add_pipeline_settings(p: argparse.ArgumentParser) -> None:
 
 
 def capacity_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench capacity", description="MultiStream: how many camera streams this "
-                                "device carries at a target FPS through the kiosk's own pipeline (detector + "
-                                "classifier per face + tracker), one process per stream; p50/p90 latency per frame "
-                                "at each stream count and the largest count held without dropping frames.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="examples:\n  edge-bench capacity --source sample --target-fps 15\n"
-                                "  edge-bench capacity --source sample --config kiosk.yaml --max-streams 4 --out rep/\n"
-                                "  edge-bench capacity --source sample --detector haar --seconds 20 --json")
+    p = bench_parser("capacity", "MultiStream: how many camera streams this "
+                     "device carries at a target FPS through the kiosk's own pipeline (detector + "
+                     "classifier per face + tracker), one process per stream; p50/p90 latency per frame "
+                     "at each stream count and the largest count held without dropping frames.",
+                     "examples:\n  edge-bench capacity --source sample --target-fps 15\n"
+                     "  edge-bench capacity --source sample --config kiosk.yaml --max-streams 4 --out rep/\n"
+                     "  edge-bench capacity --source sample --detector haar --seconds 20 --json")
     p.add_argument("--source", default="sample", help="video file, folder of images or sample (the kiosk clip, "
                    "640x480); frames are preloaded and fed at --target-fps like a camera")
     p.add_argument("--target-fps", type=float, default=15.0, help="frames per second per stream (default 15)")
@@ -70,14 +69,13 @@ def _capacity(args: argparse.Namespace) -> int:
 
 
 def pipeline_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench pipeline", description="Time the kiosk's own loop: capture -> face "
-                                "detection (when the schedule says) -> crop/preprocess -> classify -> track -> draw, "
-                                "per stage; what the adaptive detection schedule saves; the cost per number of faces.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="examples:\n  edge-bench pipeline --source sample\n"
-                                "  edge-bench pipeline --source sample --config kiosk.yaml   # a kiosk's own settings\n"
-                                "  edge-bench pipeline --source sample --detector haar --no-compare\n"
-                                "  edge-bench pipeline --source camera --max-frames 600 --out reports/pipe")
+    p = bench_parser("pipeline", "Time the kiosk's own loop: capture -> face "
+                     "detection (when the schedule says) -> crop/preprocess -> classify -> track -> draw, "
+                     "per stage; what the adaptive detection schedule saves; the cost per number of faces.",
+                     "examples:\n  edge-bench pipeline --source sample\n"
+                     "  edge-bench pipeline --source sample --config kiosk.yaml   # a kiosk's own settings\n"
+                     "  edge-bench pipeline --source sample --detector haar --no-compare\n"
+                     "  edge-bench pipeline --source camera --max-frames 600 --out reports/pipe")
     p.add_argument("--source", default="sample", help="video file, folder of images, camera[:N], sample (the "
                    "kiosk clip, 640x480) or megamind (OpenCV's face clip, `edge-train fetch media`)")
     _add_pipeline_settings(p)
@@ -163,15 +161,14 @@ RECALL_DETECTORS = ("default", "blazeface", "blazeface:model=short-range,tile_px
 
 
 def recall_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench recall", description="Face-detection recall on masked and "
-                                "unmasked faces (the same frames with and without painted masks) in size bands, false "
-                                "boxes per frame there, and false boxes per 1,000 frames with no face at all. Bars "
-                                "(the first detector): recall >= 0.97 at >= 60 px and >= 0.90 at 40-60 px, masked and "
-                                "unmasked; <= 0.01 false boxes per frame; <= 1 per 1,000 no-face frames.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="examples:\n  edge-train masks && edge-train noface && edge-bench recall --out "
-                                "reports/recall\n  edge-bench recall --detectors default blazeface:model=full-range "
-                                "--check")
+    p = bench_parser("recall", "Face-detection recall on masked and "
+                     "unmasked faces (the same frames with and without painted masks) in size bands, false "
+                     "boxes per frame there, and false boxes per 1,000 frames with no face at all. Bars "
+                     "(the first detector): recall >= 0.97 at >= 60 px and >= 0.90 at 40-60 px, masked and "
+                     "unmasked; <= 0.01 false boxes per frame; <= 1 per 1,000 no-face frames.",
+                     "examples:\n  edge-train masks && edge-train noface && edge-bench recall --out "
+                     "reports/recall\n  edge-bench recall --detectors default blazeface:model=full-range "
+                     "--check")
     p.add_argument("--frames", type=Path, help="recall set from `edge-train masks` (default: in the cache)")
     p.add_argument("--noface", type=Path, help="no-face set from `edge-train noface` (default: in the cache; "
                    "skipped with a note when absent)")
@@ -221,10 +218,10 @@ def _recall(args: argparse.Namespace) -> int:
 
 
 def soak_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench soak", description="Run the kiosk loop headless on the looped "
-                                "sample clip for minutes, with a camera that drops every N frames; report memory "
-                                "growth and reconnects.", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="example:\n  edge-bench soak --minutes 10 --drop-every 500 --out reports/soak")
+    p = bench_parser("soak", "Run the kiosk loop headless on the looped "
+                     "sample clip for minutes, with a camera that drops every N frames; report memory "
+                     "growth and reconnects.",
+                     "example:\n  edge-bench soak --minutes 10 --drop-every 500 --out reports/soak")
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--drop-every", type=int, default=500, help="frames between injected camera drops (0: none)")
     p.add_argument("--max-growth-mb", type=float, default=10.0, help="exit 3 when RSS grows more than this")
@@ -251,13 +248,12 @@ def _soak(args: argparse.Namespace) -> int:
 
 
 def reliability_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench reliability", description="Hostile model files (truncated, "
-                                "bit-flipped, empty, renamed, wrong shape), broken images (corrupt, decode bombs, "
-                                "16-bit, RGBA, 1x1) and invalid kiosk configs, each probed in a child process; an "
-                                "HTTP burst. Crashes and hangs must be 0.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="example:\n  edge-bench reliability --soak-json reports/soak/soak.json --out "
-                                       "reports/reliability")
+    p = bench_parser("reliability", "Hostile model files (truncated, "
+                     "bit-flipped, empty, renamed, wrong shape), broken images (corrupt, decode bombs, "
+                     "16-bit, RGBA, 1x1) and invalid kiosk configs, each probed in a child process; an "
+                     "HTTP burst. Crashes and hangs must be 0.",
+                     "example:\n  edge-bench reliability --soak-json reports/soak/soak.json --out "
+                            "reports/reliability")
     p.add_argument("--per-model", type=int, default=60, help="mutations per source model (4 sources)")
     p.add_argument("--http-requests", type=int, default=10_000)
     p.add_argument("--jobs", type=int, default=2, help="probes in parallel")

@@ -147,13 +147,12 @@ def to_markdown(r: dict) -> str:
 
 
 def parser():
-    import argparse
+    from benchmarks.delivery import bench_parser
 
-    p = argparse.ArgumentParser(prog="edge-bench live", description="Kiosk FPS with one live-page viewer against "
-                                "none, in alternating blocks of one headless kiosk run on the sample clip.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="examples:\n  edge-bench live                      # full speed, 30 block "
-                                       "pairs of 3 s\n  edge-bench live --realtime --out reports/live --check")
+    p = bench_parser("live", "Kiosk FPS with one live-page viewer against "
+                     "none, in alternating blocks of one headless kiosk run on the sample clip.",
+                     "examples:\n  edge-bench live                      # full speed, 30 block "
+                            "pairs of 3 s\n  edge-bench live --realtime --out reports/live --check")
     p.add_argument("--blocks", type=int, default=30, help="block pairs (default 30)")
     p.add_argument("--block-seconds", type=float, default=3.0)
     p.add_argument("--warmup", type=float, default=8.0, help="seconds before the first block")

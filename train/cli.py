@@ -7,7 +7,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from edge.cli.common import emit_json, quiet_tensorflow, run_cli
+from edge.cli.common import answer, emit_json, quiet_tensorflow, run_cli
 from train import cli_faces
 
 EPILOG = """examples:
@@ -215,11 +215,9 @@ def _masks(args: argparse.Namespace) -> int:
     det_out, frames = cli_faces.build_recall_set(args.detection_out, args.seed)
     result = {"mask_set": str(out), "counts": summary["counts"], "people": {k: len(v) for k, v in
               summary["people"].items()}, "detection_frames": str(det_out), "frames": frames}
-    if args.json:
-        emit_json(result)
-    else:
-        print(f"mask set: {out} {summary['counts']}\nrecall frames: {det_out} ({result['frames']} pairs)")
-    return 0
+    text = (f"mask set: {out} {summary['counts']}\nrecall frames: "
+            f"{det_out} ({result['frames']} pairs)")
+    return answer(result, args.json, text)
 
 
 def _pain(args: argparse.Namespace) -> int:
@@ -260,11 +258,9 @@ def _pain_fixture(args: argparse.Namespace) -> int:
     from train.synth.faces import iter_face_photos
 
     info = build_pain_fixture(iter_face_photos(megamind=False), args.out, args.per_photo, args.size)
-    if args.json:
-        emit_json(info)
-    else:
-        print(f"{info['path']}: {info['images']} images of {info['people']} people. {info['what']}")
-    return 0
+    text = (f"{info['path']}: {info['images']} images of {info['people']} "
+            f"people. {info['what']}")
+    return answer(info, args.json, text)
 
 
 def _kiosk_clip(args: argparse.Namespace) -> int:
@@ -276,11 +272,9 @@ def _kiosk_clip(args: argparse.Namespace) -> int:
                                                     "face-recognition/obama.jpg"))
     info = write_clip([(biden, False), (astronaut, True), (biden, True), (obama, False), (astronaut, False)],
                       args.out)
-    if args.json:
-        emit_json(info)
-    else:
-        print(f"{info['path']}: {info['frames']} frames at {info['fps']} FPS, {info['bytes']} bytes")
-    return 0
+    text = (f"{info['path']}: {info['frames']} frames at {info['fps']} "
+            f"FPS, {info['bytes']} bytes")
+    return answer(info, args.json, text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from edge.cli.common import emit_json, quiet_tensorflow
+from edge.cli.common import answer, emit_json, quiet_tensorflow
 
 # OpenCV's sample photos with no face in them (opencv-doc examples/data): the second look's negatives.
 OPENCV_NOFACE = ("aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "board.jpg", "box.png", "box_in_scene.png",
@@ -115,11 +115,7 @@ def build_recall_set(out: Path | None, seed: int) -> tuple[Path, int]:
 
 def recall_set(args: argparse.Namespace) -> int:
     out, frames = build_recall_set(args.out, args.seed)
-    if args.json:
-        emit_json({"detection_frames": str(out), "frames": frames})
-    else:
-        print(f"recall frames: {out} ({frames} pairs)")
-    return 0
+    return answer({"detection_frames": str(out), "frames": frames}, args.json, f"recall frames: {out} ({frames} pairs)")
 
 
 def noface(args: argparse.Namespace) -> int:
@@ -139,11 +135,7 @@ def noface(args: argparse.Namespace) -> int:
     for info in meta["frames"].values():
         kinds[info["kind"]] = kinds.get(info["kind"], 0) + 1
     result = {"noface_frames": str(out), "frames": len(meta["frames"]), "kinds": kinds}
-    if args.json:
-        emit_json(result)
-    else:
-        print(f"no-face frames: {out} ({result['frames']}: {kinds})")
-    return 0
+    return answer(result, args.json, f"no-face frames: {out} ({result['frames']}: {kinds})")
 
 
 def verifier_set(args: argparse.Namespace) -> int:
@@ -169,11 +161,7 @@ def verifier_set(args: argparse.Namespace) -> int:
         summary = build_verifier_set(photos, negative_images(images, tiles, rng), detector, out, args.seed,
                                      progress=lambda _: bar.update())
     detector.close()
-    if args.json:
-        emit_json({"verifier_set": str(out), **summary})
-    else:
-        print(f"verifier set: {out} {summary['counts']}")
-    return 0
+    return answer({"verifier_set": str(out), **summary}, args.json, f"verifier set: {out} {summary['counts']}")
 
 
 def classify(args: argparse.Namespace) -> int:
@@ -225,22 +213,16 @@ def export_data(args: argparse.Namespace) -> int:
                         y_test=data.y_test, labels=np.array(data.labels))
     result = {"out": str(args.out), "dataset": data.name, "split": data.split, "train": len(y_tr), "val": len(y_val),
               "test": len(data.y_test)}
-    if args.json:
-        emit_json(result)
-    else:
-        print(f"{args.out}: {data.name} {len(y_tr)} / {len(y_val)} / {len(data.y_test)} ({data.split})")
-    return 0
+    text = (f"{args.out}: {data.name} {len(y_tr)} / {len(y_val)} / "
+            f"{len(data.y_test)} ({data.split})")
+    return answer(result, args.json, text)
 
 
 def calibration_sample(args: argparse.Namespace) -> int:
     from train.calibration import add_calibration_sample
 
     result = add_calibration_sample(args.bundle, args.dataset, args.data_path, args.n, args.selection, args.seed)
-    if args.json:
-        emit_json(result)
-    else:
-        print(f"{result['bundle']}: {result['sample_file']} ({result['split']})")
-    return 0
+    return answer(result, args.json, f"{result['bundle']}: {result['sample_file']} ({result['split']})")
 
 
 HANDLERS = {"export-data": export_data, "calibration-sample": calibration_sample, "recall-set": recall_set,

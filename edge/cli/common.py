@@ -18,6 +18,15 @@ def emit_json(obj: dict) -> None:
     sys.stdout.flush()
 
 
+def answer(result: dict, as_json: bool, text: str) -> int:
+    """A command's ending: one JSON object for scripts, or the sentence for people; exit code 0."""
+    if as_json:
+        emit_json(result)
+    else:
+        print(text)
+    return 0
+
+
 def emit_result(result: dict, as_json: bool) -> None:
     """One JSON object, or `key: value` lines for people."""
     if as_json:
