@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from benchmarks.stats import interval
 from edge.crops import face_crop
 from edge.errors import SourceError
 from edge.kiosk.display import draw
@@ -39,9 +40,16 @@ def frames(source: str, max_frames: int) -> Iterator[tuple[np.ndarray, float]]:
 
 
 def stats(values: list[float]) -> dict:
+    """Mean, p50 (with its 95 % interval: benchmarks.stats, frames in time order as the rounds), p90 and max."""
     a = np.asarray(values) if values else np.zeros(1)
-    return {"mean_ms": float(a.mean()), "p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
-            "max_ms": float(a.max()), "n": len(values)}
+    lo, hi = interval(a, 0.5, rounds=[[v] for v in values])
+    return {"mean_ms": float(a.mean()), "p50_ms": float(np.percentile(a, 50)), "p50_ci_ms": [lo, hi],
+            "p90_ms": float(np.percentile(a, 90)), "max_ms": float(a.max()), "n": len(values)}
+
+
+def _ci(s: dict) -> str:
+    lo, hi = s.get("p50_ci_ms") or (None, None)
+    return "—" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"
 
 
 def run_pipeline(source: str, pipeline: FacePipeline, max_frames: int = 300) -> dict:
@@ -125,11 +133,12 @@ def to_markdown(r: dict) -> str:
              f"- {r['frames']} frames of {shape[1]}x{shape[0]}, headless: **{r['fps']:.1f} FPS**",
              f"- detector: {r['detector']}; classifier: {r['classifier']}",
              f"- the detector ran on {r['detector_runs']} of {r['frames']} frames ({r['detector_share']:.0%}); "
-             f"one detection p50 {r['detector_ms']['p50_ms']:.2f} ms",
+             f"one detection p50 {r['detector_ms']['p50_ms']:.2f} ms {_ci(r['detector_ms'])}",
              f"- faces per frame: {r['faces_per_frame']}; people counted: {r['people_counted']}", "",
-             "| stage | mean ms | p50 ms | p90 ms | max ms |", "|---|---:|---:|---:|---:|"]
+             "| stage | mean ms | p50 ms | p50 95 % interval | p90 ms | max ms |", "|---|---:|---:|---|---:|---:|"]
     for stage, s in r["stages"].items():
-        lines.append(f"| {stage} | {s['mean_ms']:.3f} | {s['p50_ms']:.3f} | {s['p90_ms']:.3f} | {s['max_ms']:.3f} |")
+        lines.append(f"| {stage} | {s['mean_ms']:.3f} | {s['p50_ms']:.3f} | {_ci(s)} | {s['p90_ms']:.3f} | "
+                     f"{s['max_ms']:.3f} |")
     if r.get("classify_per_face_ms"):
         lines += ["", f"Classification per face: p50 {r['classify_per_face_ms']['p50_ms']:.3f} ms."]
     if r.get("schedule_comparison"):

@@ -1,8 +1,10 @@
 """Interleaved rounds: every configuration's worker processes kept alive and asked for timed batches in turn.
 
-Each configuration gets `replicas` worker processes (two by default) that take its rounds in turn: one
-process's luck (memory layout, the core it landed on) then shows in the spread between rounds, and so in
-the interval, instead of passing for a difference between configurations or between two edge-bench runs.
+Each configuration gets `replicas` worker processes (three by default) that take its rounds in turn. For
+the interval, its rounds are handed to benchmarks.stats replica by replica (each replica's in time order),
+so the batches whose medians widen the interval are each one process's: one process's luck (memory layout,
+the core it landed on, a neighbour's burst while it ran) then widens the interval, instead of passing for
+a difference between configurations or between two edge-bench runs.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ class Slot:
         self.joules = 0.0
         self.workers: list[Worker] = []
         self.ms: list[float] = []
-        self.rounds: list[list[float]] = []
+        self.rounds: list[list[float]] = []  # in time order
+        self.by_replica: list[list[list[float]]] = []  # the same rounds, per replica
         self.elapsed_s = 0.0
         self.windows: list[tuple[float, float]] = []  # wall-clock spans of its timed batches
 
@@ -91,7 +94,8 @@ class Slot:
     def timed_round(self) -> dict | None:
         """One batch from the replica whose turn it is; the failure row when it failed, else None."""
         left = self.settings.runs - len(self.ms) if self.settings.runs else 100_000
-        worker = self.workers[len(self.rounds) % len(self.workers)]
+        turn = len(self.rounds) % len(self.workers)
+        worker = self.workers[turn]
         t0 = time.time()
         token = self.meter.start() if self.meter else None
         reply = worker.ask({"op": "time", "runs": 1, "seconds": self.settings.round_s, "max_runs": left})
@@ -102,13 +106,20 @@ class Slot:
         self.windows.append((t0, time.time()))
         self.ms.extend(reply["ms"])
         self.rounds.append(reply["ms"])
+        self.by_replica += [[] for _ in range(turn + 1 - len(self.by_replica))]
+        self.by_replica[turn].append(reply["ms"])
         self.elapsed_s += reply["wall_s"]
         return None
+
+    def replica_ordered(self) -> list[list[float]]:
+        """The rounds replica after replica, each replica's in time order: consecutive batches of this are
+        (all but where one replica's rounds end) one process's."""
+        return [r for rounds in self.by_replica for r in rounds]
 
     def stop(self) -> str | None:
         s = self.settings
         return stop_reason(self.ms, self.elapsed_s, runs=s.runs, target_pct=s.target_ci_pct, budget_s=s.budget_s,
-                           min_runs=s.min_runs, min_seconds=s.min_seconds, rounds=self.rounds)
+                           min_runs=s.min_runs, min_seconds=s.min_seconds, rounds=self.replica_ordered())
 
     def finish(self, stopped_by: str) -> dict:
         """The first replica measures the untimed rest (accuracy, coverage, RSS); the others just end."""
@@ -118,7 +129,8 @@ class Slot:
         self.close()
         if rest.get("status") != "ok":
             return rest
-        row = {**rest, **summarize(self.ms, self.rounds), "stopped_by": stopped_by, "replicas": len(self.workers),
+        row = {**rest, **summarize(self.ms, self.replica_ordered()), "stopped_by": stopped_by,
+               "replicas": len(self.workers),
                "timed_s": round(self.elapsed_s, 3),
                "samples_ms": [round(float(v), 4) for v in self.ms[:: max(1, len(self.ms) // 200)]],
                "timed_span": [round(self.windows[0][0], 3), round(self.windows[-1][1], 3)]}

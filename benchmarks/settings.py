@@ -20,7 +20,7 @@ class Settings:
     budget_s: float = 10.0  # timed seconds per configuration at most (unless --runs forces a count)
     min_runs: int = 100  # fewer runs than this never stop on the interval: the p90 needs them too
     round_s: float = 0.25  # timed seconds per configuration per round
-    replicas: int = 2  # worker processes per configuration, taking the rounds in turn (process-to-process spread)
+    replicas: int = 3  # worker processes per configuration, taking the rounds in turn (process-to-process spread)
     max_live: int | None = None  # configurations live at once; set from free memory by the rounds
     scenario: str = "single-stream"  # or "offline": the timed call is a batch of `batch` images
 

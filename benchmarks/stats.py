@@ -9,11 +9,13 @@ quantile; that is reported as None, never guessed.
 
 Consecutive runs are not independent (caches, frequency, a neighbour's burst), so the interval over all
 runs alone is too narrow. The runs come in rounds (benchmarks.rounds interleaves configurations); the
-rounds, in time order, are cut into a fixed number of consecutive batches (BATCHES = 6) and the same
-order-statistic interval is taken over the batches' quantiles: the batch-means method of simulation output
-analysis with a fixed batch count, which stays valid when the runs are autocorrelated or drift during the
-run (with 6 batches it is their [min, max], 96.9 % for the median). The reported interval is the union of
-the two.
+rounds, in the order given (edge-bench gives them worker process by worker process, each in time order),
+are cut into a fixed number of consecutive batches (BATCHES = 6) and the same order-statistic interval is
+taken over the batches' quantiles: the batch-means method of simulation output analysis with a fixed batch
+count, which stays valid when the runs are autocorrelated or drift during the run (with 6 batches it is
+their [min, max], 96.9 % for the median). With each batch one process's, the spread between processes (the
+luck of a memory layout, which differs between two edge-bench runs) is inside the interval too. The
+reported interval is the union of the two.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import math
 import numpy as np
 
 CI_METHOD = ("distribution-free order-statistic (binomial) 95 % interval over all runs, widened to the same "
-             "interval over 6 consecutive batches of rounds (batch medians, for autocorrelation and drift) once "
-             "there are 6 rounds or more")
+             "interval over 6 batches of consecutive rounds, each batch one worker process's (batch medians, for "
+             "autocorrelation, drift and process-to-process spread) once there are 6 rounds or more")
 BATCHES = 6  # the fewest values with a two-sided 95 % interval for their median ([min, max] of 6)
 MIN_ROUNDS = BATCHES
 CONFIDENCE = 0.95

@@ -219,7 +219,7 @@ def test_default_stopping_rule_interleaves_configurations_in_rounds():
     ok = [r for r in data["rows"] if r["status"] == "ok" and r["config"]["backend"] != "openvino"]
     assert len(ok) == 2 and data["settings"]["runs"] is None and "order-statistic" in data["settings"]["ci_method"]
     for r in ok:
-        assert r["stopped_by"] in ("ci", "budget") and r["rounds"] >= 2 and r["replicas"] == 2
+        assert r["stopped_by"] in ("ci", "budget") and r["rounds"] >= 2 and r["replicas"] == 3
         assert r["runs"] >= 100 if r["stopped_by"] == "ci" else r["timed_s"] >= 2
         lo, hi = r["p50_ci_ms"]
         assert lo <= r["p50_ms"] <= hi

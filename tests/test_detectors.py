@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.crops import face_crop
 from edge.detectors import open_detector, parse_spec
+from edge.detectors.base import SecondLookSettings
 from edge.detectors.blazeface import MODELS, anchors, decode
 from edge.errors import EdgeSightError, InferenceError, ModelLoadError
 from tests.conftest import error_lines, run_cli
@@ -138,9 +140,32 @@ def test_the_second_look_keeps_faces_and_drops_textures(portraits):
     not_faces = np.concatenate([look.face_probability(t, boxes) for t in textures])
     assert np.median(not_faces) < 0.1
     assert sum(kept for t in textures for kept, _ in look.passes(t, boxes)) == 0
-    look.settings = look.settings.model_copy(update={"confirm": None, "mesh_threshold": None})
-    alone = sum(kept for t in textures for kept, _ in look.passes(t, boxes))
-    assert alone == int((not_faces >= look.settings.threshold).sum())  # the verifier alone decides by its threshold
+    look.close()
+    verifier_alone = SecondLook(SecondLookSettings(confirm=None))
+    alone = sum(kept for t in textures for kept, _ in verifier_alone.passes(t, boxes))
+    assert alone == int((not_faces >= verifier_alone.settings.threshold).sum())  # it decides by its threshold
+    verifier_alone.close()
+
+
+def test_the_confirmation_averages_its_views_and_confirms_no_face_on_a_blank_wall(portraits):
+    from edge.detectors.secondlook import SecondLook
+
+    photo = portraits[0]
+    face = max(open_detector("blazeface:face_shape=false").detect(photo.image), key=lambda d: d.box.area).box
+    one = SecondLook(SecondLookSettings(confirm_margins=(0.5,), confirm_mirror=False))
+    four = SecondLook(SecondLookSettings())
+    single = one.confirmation(photo.image, face)
+    views = [one._centred_score(v) for v in (face_crop(photo.image, face, 0.5), face_crop(photo.image, face, 0.75))]
+    assert single == pytest.approx(views[0]) and single > 0.5
+    mirrored = [one._centred_score(np.ascontiguousarray(face_crop(photo.image, face, m)[:, ::-1])) for m in (0.5, 0.75)]
+    assert four.confirmation(photo.image, face) == pytest.approx(np.mean(views + mirrored))
+    blank = np.zeros_like(photo.image)
+    assert four.confirmation(blank, face) < four.settings.confirm_threshold  # no face there to confirm
+    assert parse_spec("default:second_look.confirm_margins=0.4/0.6").second_look.confirm_margins == (0.4, 0.6)
+    with pytest.raises(EdgeSightError, match="confirm_margins"):
+        parse_spec("default:second_look.confirm_margins=3")
+    one.close()
+    four.close()
 
 
 def test_the_detector_remembers_a_decision_per_box_until_reset(portraits):

@@ -409,8 +409,8 @@ def test_a_sideways_camera_is_turned_upright_before_detection(rotate):
     summary = run_kiosk(cfg, max_frames=270, source=_SidewaysCamera())
     if rotate:  # every visitor found once, with the right verdict, as upright: two masked, three not
         assert summary["people"] == {"WithMask": 2, "WithoutMask": 3}, summary
-    else:  # left sideways, the detector finds no face at all
-        assert summary["faces"] == 0 and sum(summary["people"].values()) == 0, summary
+    else:  # left sideways, the detector (made for upright faces) finds a face on almost no frame, counts nobody
+        assert summary["faces"] <= 270 * 0.02 and sum(summary["people"].values()) == 0, summary
 
 
 def test_a_face_cut_off_by_the_edge_is_counted_once_fully_in_view():

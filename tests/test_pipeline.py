@@ -64,6 +64,9 @@ def test_pipeline_mode_on_the_real_face_clip(media, tmp_path):
     assert set(cost) == {0, 1, 3} and cost[0]["classify_p50_ms"] < cost[3]["classify_p50_ms"]
     assert len({c["detect_p50_ms"] for c in cost.values()}) == 1  # the detector runs once per frame
     assert "| detect |" in (tmp_path / "pipeline.md").read_text()
+    for stage in r["stages"].values():  # every stage's p50 says how sure it is (frames in time order)
+        lo, hi = stage["p50_ci_ms"]
+        assert lo <= stage["p50_ms"] <= hi
 
 
 def test_pipeline_mode_runs_the_kiosks_config_and_says_what_the_schedule_saves(tmp_path):

@@ -76,6 +76,39 @@ def test_a_slow_drift_over_many_rounds_widens_the_interval():
     assert lo < 1.004 and hi > 1.026
 
 
+def test_the_interval_covers_the_spread_between_worker_processes():
+    """Three worker processes whose luck differs by 3 % each, taking rounds in turn: batches cut in time order
+    mix them and hide it; handed over replica by replica (what edge-bench's rounds do) each batch is one
+    process's, and the interval spans all three."""
+    from benchmarks.configs import BenchConfig
+    from benchmarks.rounds import Slot
+    from benchmarks.settings import Settings
+
+    rng = np.random.default_rng(3)
+    slot = Slot(BenchConfig("x", "m", "m", "tflite-int8", "tflite"), Settings())
+    for i in range(12):
+        turn = i % 3
+        ms = list(rng.normal(1.0 + 0.03 * turn, 0.002, 200))
+        slot.rounds.append(ms)
+        slot.by_replica += [[] for _ in range(turn + 1 - len(slot.by_replica))]
+        slot.by_replica[turn].append(ms)
+    ms = np.concatenate(slot.rounds)
+    mixed_lo, mixed_hi = summarize(ms, slot.rounds)["p50_ci_ms"]
+    lo, hi = summarize(ms, slot.replica_ordered())["p50_ci_ms"]
+    assert mixed_lo > 1.005 and mixed_hi < 1.055  # time order: batches mix processes, the extremes fall outside
+    assert lo < 1.005 and hi > 1.055  # replica order: the fastest and the slowest process are inside
+
+
 def test_overlap():
     assert intervals_overlap([1, 2], [2, 3]) and not intervals_overlap([1, 2], [2.1, 3])
     assert intervals_overlap([1, None], [5, 6]) and not intervals_overlap([None, 1], [1.5, None])
+
+
+def test_process_spread_times_fresh_workers_side_by_side():
+    from benchmarks.process_spread import measure
+
+    r = measure(workers=2, rounds=2, round_s=0.05)
+    assert r["config"] == "digits/tflite-int8/t1" and len(r["worker_medians_ms"]) == 2
+    assert all(0 < m < 50 for m in r["worker_medians_ms"])
+    low, high = sorted(r["worker_medians_ms"])
+    assert r["between_workers_pct"] == pytest.approx(100 * (high - low) / np.median([low, high]), abs=0.02)

@@ -54,8 +54,8 @@ def test_the_manifest_lists_every_file_with_its_hash(card):
     assert {"gpiozero", "paho-mqtt", "onnxruntime", "numpy"} <= set(versions)
     assert not {"tensorflow", "tensorflow-cpu", "keras"} & set(versions)
     detectors = {e["path"] for e in manifest["files"] if e["kind"] == "detector"}
-    assert detectors == {"detectors/face_detection_short_range.tflite", "detectors/face_detection_full_range.tflite",
-                         "detectors/face_landmark.tflite"}  # the default detector and its second look
+    # the default detector and its second look's confirming model (FaceMesh only where mesh_threshold is set)
+    assert detectors == {"detectors/face_detection_short_range.tflite", "detectors/face_detection_full_range.tflite"}
     bundles = {e["path"].split("/")[1] for e in manifest["files"] if e["kind"] == "bundle"}
     assert bundles == {"mask", "face-verifier"}
     summary = result["wheelhouse"]

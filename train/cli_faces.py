@@ -50,9 +50,18 @@ def add_parsers(sub) -> None:
     cal.add_argument("--selection", type=int, default=1000, help="validation images for --keep-float auto (capped)")
     cal.add_argument("--seed", type=int, default=42)
     cal.add_argument("--json", action="store_true")
-    rset = sub.add_parser("recall-set", help="the detector recall frames alone (edge-train masks builds them too)")
-    rset.add_argument("--out", type=Path, help="folder (default: the cache's detection-frames)")
-    rset.add_argument("--seed", type=int, default=42)
+    rset = sub.add_parser("recall-set", help="the detector recall frames alone (edge-train masks builds them too)",
+                          description="Frames of real faces, with and without painted masks, for edge-bench recall.",
+                          epilog="examples:\n"
+                          "  edge-train recall-set         # the recall set edge-bench recall reads\n"
+                          "  edge-train recall-set --dev   # a development set to choose thresholds on",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    rset.add_argument("--out", type=Path, help="folder (default: the cache's detection-frames, or "
+                      "detection-frames-dev with --dev)")
+    rset.add_argument("--seed", type=int, help="placement and mask seed (default 42; 7 with --dev)")
+    rset.add_argument("--dev", action="store_true", help="a development set: other frames of the animated clip "
+                      "than the recall set's, placed with another seed, for choosing detector thresholds "
+                      "without tuning on the recall set")
     rset.add_argument("--json", action="store_true")
     noface = sub.add_parser("noface", help="frames with no face at all (real images) for counting phantom faces")
     noface.add_argument("--out", type=Path, help="folder (default: the cache's noface-frames)")
@@ -99,22 +108,25 @@ def add_parsers(sub) -> None:
     clf.add_argument("--json", action="store_true")
 
 
-def build_recall_set(out: Path | None, seed: int) -> tuple[Path, int]:
+def build_recall_set(out: Path | None, seed: int | None = None, dev: bool = False) -> tuple[Path, int]:
     """The recall set: the face-recognition portraits, the astronaut and every fourth animated Megamind frame,
     masked and unmasked, 30-200 px. (LFW's faces are 25 px originals: shown at 40-60 px they are blurred
-    upscales no camera makes, so they stay out.)"""
+    upscales no camera makes, so they stay out.) With `dev`, the development set: the same photos placed and
+    masked with another seed, and the Megamind frames halfway between the recall set's."""
     from edge.cache import cache_dir
     from train.synth.detection_frames import build_detection_set
     from train.synth.faces import iter_face_photos
 
-    out = out or cache_dir() / "detection-frames"
+    out = out or cache_dir() / ("detection-frames-dev" if dev else "detection-frames")
+    seed = seed if seed is not None else 7 if dev else 42
     photos = list(iter_face_photos(lfw=False))
-    chosen = [p for p in photos if p.person != "megamind"] + [p for p in photos if p.person == "megamind"][::4]
+    clip = [p for p in photos if p.person == "megamind"]
+    chosen = [p for p in photos if p.person != "megamind"] + (clip[2::4] if dev else clip[::4])
     return out, len(build_detection_set(chosen, out, seed)["frames"])
 
 
 def recall_set(args: argparse.Namespace) -> int:
-    out, frames = build_recall_set(args.out, args.seed)
+    out, frames = build_recall_set(args.out, args.seed, args.dev)
     return answer({"detection_frames": str(out), "frames": frames}, args.json, f"recall frames: {out} ({frames} pairs)")
 
 

@@ -139,6 +139,12 @@ def open_detector(settings: str | dict | BaseModel = "blazeface") -> FaceDetecto
         raise
 
 
+def _spec_value(value) -> str:
+    if value is None:
+        return "off"
+    return "/".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+
+
 def describe(settings: BaseModel) -> str:
     """A one-line spec that `parse_spec` reads back: what reports and logs print."""
     if isinstance(settings, FallbackSettings):
@@ -152,7 +158,7 @@ def describe(settings: BaseModel) -> str:
         if isinstance(value, BaseModel):
             inner = type(value)()
             options.append(f"{key}=on")
-            options += [f"{key}.{k}={getattr(value, k)}" for k in type(value).model_fields
+            options += [f"{key}.{k}={_spec_value(getattr(value, k))}" for k in type(value).model_fields
                         if getattr(value, k) != getattr(inner, k)]
         else:
             options.append(f"{key}={'off' if value is None else value}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edge.geometry import BBox
 from edge.strict import FrozenModel
@@ -55,18 +55,40 @@ def reset_detector(detector: FaceDetector) -> None:
 
 
 class SecondLookSettings(FrozenModel):
-    """The face / not-face verifier every detector can run on its boxes (edge.detectors.secondlook)."""
+    """The face / not-face verifier every detector can run on its boxes (edge.detectors.secondlook).
+
+    The defaults were chosen on a development set (`edge-train recall-set --dev`: other frames, another seed)
+    and then measured once on the recall set (README, "Face detection")."""
 
     bundle: str = Field("face-verifier", description="a face / not-face bundle (built-in name or folder)")
-    threshold: float = Field(0.2, gt=0, lt=1, description="minimum face probability a box needs to be kept")
+    threshold: float = Field(0.5, gt=0, lt=1, description="minimum face probability a box needs to be kept")
     confirm: Literal["full-range", "short-range", "back-camera"] | None = Field(
-        "full-range", description="a BlazeFace model that must also find a face at the centre of a close crop")
-    confirm_threshold: float = Field(0.3, gt=0, lt=1, description="the confirming model's minimum score")
-    mesh_threshold: float | None = Field(0.2, gt=0, lt=1, description="FaceMesh's face-presence score that passes a "
-                                         "box the verifier doubts (null: the verifier decides alone)")
+        "full-range", description="a BlazeFace model that must also find a face at the centre of close crops")
+    confirm_margins: tuple[float, ...] = Field((0.5, 0.75), min_length=1, description="the close crops: the box "
+                                               "grown by each margin per side (one view per margin)")
+    confirm_mirror: bool = Field(True, description="also show the confirming model each crop mirrored")
+    confirm_threshold: float = Field(0.3, gt=0, lt=1, description="the confirming model's minimum score, averaged "
+                                     "over the views (a view without a centred face scores 0)")
+    mesh_threshold: float | None = Field(None, gt=0, lt=1, description="FaceMesh's face-presence score that passes "
+                                         "a box the verifier doubts (null: the verifier decides alone)")
     remember: int = Field(15, ge=0, le=300, description="calls a decision about a box is reused for (0: none)")
     format: str | None = Field(None, description="the bundle's model file (default: its default, int8 TFLite)")
     threads: int = Field(1, ge=1, le=64)
+
+    @field_validator("confirm_margins", mode="before")
+    @classmethod
+    def _margins(cls, v):
+        """A spec writes them `0.5/0.75` (commas separate a spec's options)."""
+        if isinstance(v, str):
+            v = tuple(float(x) for x in v.replace("/", " ").split())
+        return v
+
+    @field_validator("confirm_margins")
+    @classmethod
+    def _margins_in_range(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 <= m <= 2 for m in v):
+            raise ValueError("confirm_margins are fractions of the box side per side, between 0 and 2")
+        return v
 
 
 class DetectorSettings(FrozenModel):

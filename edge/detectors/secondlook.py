@@ -2,15 +2,17 @@
 
 A detector tuned to find masked faces at 40 px also proposes boxes on hands, curtains and textures.
 Rather than raise its threshold (and lose the masked faces), each proposal must pass
-  1. (with `confirm`) a second, differently trained detector at close range: full-range BlazeFace on a
-     crop with margin 0.5, where the face fills half its input, must find a face at the crop's centre; and
-  2. one of two face judges: a tiny int8 face / not-face CNN bundle (`face-verifier`, trained by
-     `edge-train verifier` on detector candidates of LFW people with and without painted masks against
-     real no-face images) on the crop the classifier would see (margin `VERIFIER_MARGIN`), or (with
-     `mesh_threshold`) MediaPipe FaceMesh's face-presence score on a crop with margin 0.25.
-The judges doubt different faces (the verifier, trained on LFW, doubts rendered ones; FaceMesh doubts
-masked ones), and a phantom must fool the confirming detector as well. Decisions are remembered per box
-for a few frames (`remember`), so a person standing at the door costs the second look once.
+  1. (with `confirm`) a second, differently trained detector at close range: full-range BlazeFace on crops
+     of the box grown by each of `confirm_margins` (0.5: the face fills half its input; 0.75), each also
+     mirrored (`confirm_mirror`); its score for a face at the crop's centre, averaged over those views, must
+     reach `confirm_threshold`. One view is noisy (a closed eye, a mask's edge); a phantom rarely fools four;
+  2. the face judge: a tiny int8 face / not-face CNN bundle (`face-verifier`, trained by `edge-train
+     verifier` on detector candidates of LFW people with and without painted masks, some made to look
+     drawn, against real no-face images) on the crop the classifier would see (margin `VERIFIER_MARGIN`);
+     optionally (`mesh_threshold`) MediaPipe FaceMesh's face-presence score on a crop with margin 0.25 passes
+     a box the verifier doubts.
+Decisions are remembered per box for a few frames (`remember`), so a person standing at the door costs the
+second look once.
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from edge.geometry import BBox
 VERIFIER_LABELS = ("face", "not_face")
 VERIFIER_SIZE = 48  # grey pixels per side
 VERIFIER_MARGIN = 0.2  # the crop grows the box by this per side: the head's outline is part of the evidence
-CONFIRM_MARGIN = 0.5  # the confirming detector sees the face filling half its input
-CONFIRM_CENTRE = 0.35  # ... and its face must be centred within this fraction of the crop's half side
+CONFIRM_CENTRE = 0.35  # the confirming detector's face must be centred within this fraction of the crop's half side
 MESH_MARGIN, MESH_SIZE = 0.25, 192  # FaceMesh's own crop: the face plus a quarter of it on each side
 SAME_BOX_IOU = 0.5  # a remembered decision holds for a box overlapping its box this much
 
@@ -63,8 +64,15 @@ class SecondLook:
         return self.classifier.probabilities(self.classifier.prepare(crops))[:, self._face]
 
     def confirmation(self, frame: np.ndarray, box: BBox) -> float:
-        """The confirming detector's best score for a face at the centre of a close crop of `box` (0 if none)."""
-        crop = face_crop(frame, box, CONFIRM_MARGIN)
+        """The confirming detector's score for a face at the centre of close crops of `box`, averaged over the
+        views (each margin, and each mirrored where `confirm_mirror`); a view with no centred face adds 0."""
+        views = []
+        for margin in self.settings.confirm_margins:
+            crop = face_crop(frame, box, margin)
+            views += [crop, np.ascontiguousarray(crop[:, ::-1])] if self.settings.confirm_mirror else [crop]
+        return float(np.mean([self._centred_score(view) for view in views]))
+
+    def _centred_score(self, crop: np.ndarray) -> float:
         c = crop.shape[0] / 2
         near = [d.score for d in self.confirmer.detect(crop)
                 if abs(d.box.x + d.box.w / 2 - c) < c * CONFIRM_CENTRE and abs(d.box.y + d.box.h / 2 - c) <

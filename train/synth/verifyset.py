@@ -75,12 +75,24 @@ def random_boxes(frame: np.ndarray, rng: np.random.Generator, n: int) -> Iterato
 
 
 def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The mask set's photometric changes, plus (a third of the time) edge-preserving smoothing: rendered and
-    beauty-filtered faces are smooth, and LFW's are not."""
+    """The mask set's photometric changes, plus (a third of the time) edge-preserving smoothing and (a quarter
+    of the time) a rendered look: rendered and beauty-filtered faces are smooth, flat-shaded and sharp-edged,
+    and LFW's are not. Faces and non-faces get the same changes, so the look itself says nothing."""
     crop = photometric(crop, rng)
-    if rng.random() < 0.33:
+    pick = rng.random()
+    if pick < 0.33:
         crop = cv2.bilateralFilter(crop, 7, float(rng.uniform(30, 90)), float(rng.uniform(3, 9)))
+    elif pick < 0.58:
+        crop = rendered_look(crop, rng)
     return crop
+
+
+def rendered_look(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A photo made to look drawn: OpenCV's edge-preserving stylization (flat regions, kept edges), then
+    posterized shading."""
+    styled = cv2.stylization(crop, sigma_s=float(rng.uniform(20, 80)), sigma_r=float(rng.uniform(0.2, 0.6)))
+    step = int(rng.integers(12, 40))
+    return ((styled // step) * step + step // 2).clip(0, 255).astype(np.uint8)
 
 
 def to_sample(crop: np.ndarray) -> np.ndarray:
