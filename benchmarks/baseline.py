@@ -7,6 +7,7 @@ x (1 + band)). A report from before intervals counts as a zero-width interval at
 
 from __future__ import annotations
 
+from benchmarks.speedprobe import baseline_speed
 from benchmarks.stats import ci_of
 
 
@@ -41,7 +42,8 @@ def compare(current: dict, baseline: dict, max_regression_pct: float, accuracy_t
     return {"rule": "regression when current p50 interval's lower bound > baseline's upper bound x (1 + band)",
             "max_regression_pct": max_regression_pct, "compared": len(changes), "changes": changes,
             "regressions": regressions, "faster_than_band": faster,
-            "baseline_device": baseline.get("device", {}).get("cpu_model")}
+            "baseline_device": baseline.get("device", {}).get("cpu_model"),
+            "machine_speed": baseline_speed(current, baseline)}
 
 
 def _fmt(v: float | None) -> str:

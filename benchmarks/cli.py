@@ -140,6 +140,8 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
               "accuracy on the bundle's evaluation sample")
     for regression in report.get("baseline", {}).get("regressions", []):
         print(f"edge-bench: regression: {regression}", file=sys.stderr)
+    if (report.get("baseline") or {}).get("machine_speed"):
+        print(f"edge-bench: note: {report['baseline']['machine_speed']['note']}", file=sys.stderr)
     return status
 
 

@@ -179,3 +179,28 @@ def test_edge_bench_here_reports_telemetry_and_energy_honestly(tmp_path):
     assert row["energy"]["kind"] == "rapl" and row["energy"]["mj_per_inference"] > 0
     assert row["throttled"] is False and data["telemetry"]["sensors"]["temperature"]
     assert data["telemetry"]["series"][0]["temp_c"] == 47.0
+    assert data["telemetry"]["machine_speed"]["p50_ms"] > 0 and row["machine_speed_ratio"] > 0
+
+
+def test_the_reference_loop_shows_a_machine_that_changed_speed_and_marks_rows_and_baselines():
+    """Where no sensor is readable (this VM), a fixed loop timed beside the rounds still says the machine slowed:
+    drift over the run, a ratio per row, a warning past 3 %, and how a baseline's machine compares."""
+    from benchmarks.speedprobe import baseline_speed, probe_ms, speed_summary, speed_warnings
+
+    assert probe_ms(steps=1000, repeats=2) > 0
+    series = [{"t": float(i), "probe_ms": 1.0 if i < 10 else 1.1, "temp_c": None, "freq_mhz": None,
+               "throttled_bits": None, "throttled": False} for i in range(20)]
+    speed = speed_summary(series)
+    assert speed["first_third_p50_ms"] == 1.0 and speed["last_third_p50_ms"] == 1.1
+    assert speed["drift_pct"] == pytest.approx(10.0)
+    assert "10.0 % slower" in speed_warnings(speed)[0]
+    assert speed_warnings({**speed, "drift_pct": 1.0}) == [] and speed_summary(series[:1]) is None
+    rows = [{"status": "ok", "config": {"id": "early"}, "timed_span": [0.0, 5.0]},
+            {"status": "ok", "config": {"id": "late"}, "timed_span": [12.0, 19.0]}]
+    mark_rows(rows, series)
+    assert rows[0]["machine_speed_ratio"] < rows[1]["machine_speed_ratio"]
+    assert rows[1]["machine_speed_ratio"] == pytest.approx(1.1 / speed["p50_ms"], abs=1e-3)
+    now, then = {"telemetry": {"machine_speed": {"p50_ms": 1.05}}}, {"telemetry": {"machine_speed": {"p50_ms": 1.0}}}
+    moved = baseline_speed(now, then)
+    assert moved["change_pct"] == pytest.approx(5.0) and "5.0 % slower than in the baseline" in moved["note"]
+    assert baseline_speed(now, {"rows": []}) is None  # a report from before the loop: nothing said

@@ -116,7 +116,8 @@ def _polyline(points: list[tuple[float, float]], colour: str) -> str:
 
 
 def telemetry_svg(telemetry: dict | None) -> str:
-    """Temperature (red) and the slowest CPU clock (blue) over the run; throttled samples as red ticks."""
+    """Temperature (red), the slowest CPU clock (blue) and the reference loop's time (grey: the machine's
+    speed as a program sees it) over the run; throttled samples as red ticks."""
     series = (telemetry or {}).get("series") or []
     w, h, pad = 900, 220, 50
     parts = [f'<svg id="telemetry-plot" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
@@ -128,17 +129,20 @@ def telemetry_svg(telemetry: dict | None) -> str:
     def px(t: float) -> float:
         return pad + (w - 2 * pad) * t / t_end
 
-    for key, colour, label in (("temp_c", "#de2d26", "temperature °C"), ("freq_mhz", "#3182bd", "slowest CPU MHz")):
+    for n, (key, colour, label) in enumerate((("temp_c", "#de2d26", "temperature °C"),
+                                              ("freq_mhz", "#3182bd", "slowest CPU MHz"),
+                                              ("probe_ms", "#636363", "reference loop ms"))):
         vals = [(s["t"], s[key]) for s in series if s.get(key) is not None]
         if not vals:
-            parts.append(f'<text x="{pad + (0 if key == "temp_c" else 300)}" y="20" font-size="12" fill="{colour}">'
-                         f'{label}: no sensor</text>')
+            parts.append(f'<text x="{pad + 280 * n}" y="20" font-size="12" fill="{colour}">{label}: no sensor</text>')
             continue
         lo, hi = min(v for _, v in vals), max(v for _, v in vals)
-        lo, hi = lo - 0.05 * max(hi - lo, 1), hi + 0.05 * max(hi - lo, 1)
+        span = max(hi - lo, 1e-3 if key == "probe_ms" else 1)
+        lo, hi = lo - 0.05 * span, hi + 0.05 * span
         parts.append(_polyline([(px(t), h - pad - (h - 2 * pad) * (v - lo) / (hi - lo)) for t, v in vals], colour))
-        parts.append(f'<text x="{pad + (0 if key == "temp_c" else 300)}" y="20" font-size="12" fill="{colour}">'
-                     f'{label} ({lo:.0f}-{hi:.0f})</text>')
+        digits = 2 if key == "probe_ms" else 0
+        parts.append(f'<text x="{pad + 280 * n}" y="20" font-size="12" fill="{colour}">'
+                     f'{label} ({lo:.{digits}f}-{hi:.{digits}f})</text>')
     for s in series:
         if s.get("throttled"):
             parts.append(f'<line class="throttled" x1="{px(s["t"]):.1f}" x2="{px(s["t"]):.1f}" y1="{h - pad}" '

@@ -115,6 +115,12 @@ def to_markdown(report: dict) -> str:
         lines += ["", f"## Against baseline ({b['compared']} configurations, limit {b['max_regression_pct']}%)", ""]
         lines += [f"- REGRESSION {x}" for x in b["regressions"]] or ["- no regressions"]
         lines += [f"- faster than the band (check the setup): {x}" for x in b.get("faster_than_band", [])]
+        if b.get("machine_speed"):
+            lines.append(f"- machine: {b['machine_speed']['note']}")
+    speed = (report.get("telemetry") or {}).get("machine_speed")
+    if speed:
+        lines += ["", f"Machine speed ({speed['probe']}): p50 {speed['p50_ms']:.3f} ms over {speed['samples']} "
+                  f"samples, {speed['drift_pct']:+.1f} % from the first third of the run to the last."]
     lines += [""] + [f"> warning: {w}" for w in report.get("warnings", [])]
     return "\n".join(lines).rstrip() + "\n"
 

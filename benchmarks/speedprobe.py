@@ -1,0 +1,76 @@
+"""Did the machine itself change speed during the run? A fixed reference loop, timed beside the rounds.
+
+Where no sensor can be read (a VM, a container), a host that slows a guest down (a neighbour, the host's own
+clock) is invisible to the thermal and cpufreq readers, yet it moves every row of a report by the same few
+per cent, and two back-to-back runs stop agreeing. The telemetry sampler therefore also times a fixed
+pure-Python loop (the same integer steps every time, best of three; no library, no threads) once per
+sample: its time is the machine's speed as a program sees it. The report gets the series (plotted), the
+drift from the first third of the run to the last, a per-row ratio (the loop's time during the row's rounds
+against the run's median) and a warning when the machine drifted; `--baseline` says how much faster or
+slower the loop ran than in the baseline report, so a machine that moved is not read as a model that did.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+PROBE = "a fixed pure-Python loop (30,000 integer steps, best of 3) timed in edge-bench's own process"
+PROBE_STEPS = 30_000
+DRIFT_WARN_PCT = 3.0  # the machine moving more than this during a run is worth a warning
+
+
+def probe_ms(steps: int = PROBE_STEPS, repeats: int = 3) -> float:
+    """The loop's best time of `repeats`, in ms: the best, because a preemption only ever adds."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        acc = 0
+        for i in range(steps):
+            acc = (acc + i * i) & 0xFFFF
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
+def speed_summary(series: list[dict]) -> dict | None:
+    """The loop's p50 over the run and its drift: the last third's p50 against the first third's (+: slower)."""
+    values = [s["probe_ms"] for s in series if s.get("probe_ms") is not None]
+    if len(values) < 2:
+        return None
+    third = max(1, len(values) // 3)
+    first, last = float(np.median(values[:third])), float(np.median(values[-third:]))
+    return {"probe": PROBE, "samples": len(values), "p50_ms": round(float(np.median(values)), 4),
+            "first_third_p50_ms": round(first, 4), "last_third_p50_ms": round(last, 4),
+            "drift_pct": round((last / first - 1) * 100, 2)}
+
+
+def row_speed_ratio(series: list[dict], span: list[float], run_p50: float) -> float | None:
+    """The loop's median time during a row's timed span against the run's (1.05: the machine was 5 % slower);
+    a span shorter than the sampling interval takes the nearest sample."""
+    timed = [s for s in series if s.get("probe_ms") is not None]
+    inside = [s["probe_ms"] for s in timed if span[0] <= s["t"] <= span[1]]
+    if not inside and timed:
+        inside = [min(timed, key=lambda s: abs(s["t"] - span[0]))["probe_ms"]]
+    return round(float(np.median(inside)) / run_p50, 4) if inside and run_p50 > 0 else None
+
+
+def speed_warnings(summary: dict | None) -> list[str]:
+    if summary is None or abs(summary["drift_pct"]) <= DRIFT_WARN_PCT:
+        return []
+    way = "slower" if summary["drift_pct"] > 0 else "faster"
+    return [f"the machine itself ran {abs(summary['drift_pct']):.1f} % {way} at the end of the run than at the start "
+            "(reference loop): rows measured at different times are not on the same footing, and the intervals "
+            "do not cover a machine that changes speed"]
+
+
+def baseline_speed(current: dict, baseline: dict) -> dict | None:
+    """How the reference loop compares between two reports (None when either lacks it)."""
+    now = ((current.get("telemetry") or {}).get("machine_speed") or {}).get("p50_ms")
+    then = ((baseline.get("telemetry") or {}).get("machine_speed") or {}).get("p50_ms")
+    if not now or not then:
+        return None
+    change = (now / then - 1) * 100
+    note = (f"the reference loop ran {abs(change):.1f} % {'slower' if change > 0 else 'faster'} than in the baseline "
+            "run: that much of any difference is the machine, not the model")
+    return {"p50_ms": now, "baseline_p50_ms": then, "change_pct": round(change, 2), "note": note}
