@@ -187,8 +187,9 @@ def live_limit(slot: Slot, pending: int) -> int:
 
 
 def run_rounds(configs: list[BenchConfig], settings: Settings,
-               progress: Callable[[int, int, dict], None] | None = None, meter=None) -> list[dict]:
-    """Every configuration's row, measured in interleaved rounds; rows keep the order of `configs`."""
+               progress: Callable[[int, int, dict], None] | None = None, meter=None, speed=None) -> list[dict]:
+    """Every configuration's row, measured in interleaved rounds; rows keep the order of `configs`. `speed`
+    (a benchmarks.speedprobe.SpeedLog) ticks after every round-robin cycle, when no worker is timing."""
     rows: list[dict | None] = [None] * len(configs)
     done = 0
 
@@ -224,6 +225,8 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
 
     try:
         fill()
+        if speed is not None:
+            speed.tick()  # before the first cycle: every run has a start and an end to compare
         while live:
             for i, slot in list(live.items()):
                 failed = slot.timed_round()
@@ -235,6 +238,8 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
                     record(i, failed or slot.finish(reason))
                     gc.collect()
                     fill()
+            if speed is not None:
+                speed.tick()
     finally:
         for slot in live.values():
             slot.close()

@@ -20,6 +20,7 @@ from benchmarks.coverage import fallback_warnings
 from benchmarks.fingerprint import fingerprint, thermal_state, warnings
 from benchmarks.sensors import Device, power_sensor
 from benchmarks.settings import Settings
+from benchmarks.speedprobe import SpeedLog
 from benchmarks.telemetry import Sampler, mark_rows, throttle_warnings
 from edge.bundle import Bundle
 
@@ -57,10 +58,11 @@ def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
     from benchmarks.rounds import run_rounds
 
     dev = dev or Device()
+    speed = SpeedLog()
     with Sampler(dev) as sampler:
-        rows = run_rounds(configs, settings, progress, meter=power_sensor(dev))
-    mark_rows(rows, sampler.series)
-    telemetry = sampler.report()
+        rows = run_rounds(configs, settings, progress, meter=power_sensor(dev), speed=speed)
+    mark_rows(rows, sampler.series, speed.series)
+    telemetry = sampler.report(speed.series)
     after = thermal_state()
     add_agreement(rows)
     return {

@@ -2,9 +2,10 @@
 
 Where no sensor can be read (a VM, a container), a host that slows a guest down (a neighbour, the host's own
 clock) is invisible to the thermal and cpufreq readers, yet it moves every row of a report by the same few
-per cent, and two back-to-back runs stop agreeing. The telemetry sampler therefore also times a fixed
-pure-Python loop (the same integer steps every time, best of three; no library, no threads) once per
-sample: its time is the machine's speed as a program sees it. The report gets the series (plotted), the
+per cent, and two back-to-back runs stop agreeing. The rounds therefore also time a fixed pure-Python
+loop (the same integer steps every time, best of three; no library, no threads) after every round-robin
+cycle, when no worker is timing (so it neither disturbs a row nor is disturbed by one): its time is the
+machine's speed as a program sees it. The report gets the series (plotted), the
 drift from the first third of the run to the last, a per-row ratio (the loop's time during the row's rounds
 against the run's median) and a warning when the machine drifted; `--baseline` says how much faster or
 slower the loop ran than in the baseline report, so a machine that moved is not read as a model that did.
@@ -31,6 +32,16 @@ def probe_ms(steps: int = PROBE_STEPS, repeats: int = 3) -> float:
             acc = (acc + i * i) & 0xFFFF
         best = min(best, time.perf_counter() - t0)
     return best * 1000
+
+
+class SpeedLog:
+    """The loop's samples, one per `tick()` (benchmarks.rounds calls it between round-robin cycles)."""
+
+    def __init__(self) -> None:
+        self.series: list[dict] = []
+
+    def tick(self) -> None:
+        self.series.append({"t": round(time.time(), 3), "probe_ms": round(probe_ms(), 4)})
 
 
 def speed_summary(series: list[dict]) -> dict | None:

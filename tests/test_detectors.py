@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from edge.crops import face_crop
-from edge.detectors import open_detector, parse_spec
+from edge.detectors import describe, open_detector, parse_spec
 from edge.detectors.base import SecondLookSettings
 from edge.detectors.blazeface import MODELS, anchors, decode
 from edge.errors import EdgeSightError, InferenceError, ModelLoadError
@@ -245,6 +245,11 @@ def test_detector_specs_name_the_option_a_detector_lacks():
     assert chain.detectors[1].min_neighbors == 5
     default = parse_spec("default:second_look.threshold=0.7")
     assert default.second_look.threshold == 0.7 and default.input_width == 320
+    mirrorless = parse_spec("default:second_look.confirm_mirror=false,second_look.confirm_margins=0.6")
+    assert mirrorless.second_look.confirm_mirror is False and mirrorless.second_look.confirm_margins == (0.6,)
+    for spec in ("default", "default:second_look.confirm_mirror=false,second_look.mesh_threshold=0.2",
+                 "blazeface:model=short-range,input_width=320,second_look=on,second_look.confirm=off"):
+        assert parse_spec(describe(parse_spec(spec))) == parse_spec(spec)  # what reports print reads back
     alone = parse_spec("default:second_look.confirm=off,second_look.mesh_threshold=null")
     assert alone.second_look.confirm is None and alone.second_look.mesh_threshold is None  # nested options switch off
 

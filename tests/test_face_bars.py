@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks.recall import BARS
 from edge.cache import cache_dir
 from tests.conftest import run_cli
@@ -25,6 +27,7 @@ def _built(folder: str, command: list[str]) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_the_default_detector_finds_masked_and_unmasked_faces_and_no_phantoms(tmp_path):
     frames = _built("detection-frames", ["recall-set"])
     noface = _built("noface-frames", ["noface"])

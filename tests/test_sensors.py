@@ -188,8 +188,7 @@ def test_the_reference_loop_shows_a_machine_that_changed_speed_and_marks_rows_an
     from benchmarks.speedprobe import baseline_speed, probe_ms, speed_summary, speed_warnings
 
     assert probe_ms(steps=1000, repeats=2) > 0
-    series = [{"t": float(i), "probe_ms": 1.0 if i < 10 else 1.1, "temp_c": None, "freq_mhz": None,
-               "throttled_bits": None, "throttled": False} for i in range(20)]
+    series = [{"t": float(i), "probe_ms": 1.0 if i < 10 else 1.1} for i in range(20)]
     speed = speed_summary(series)
     assert speed["first_third_p50_ms"] == 1.0 and speed["last_third_p50_ms"] == 1.1
     assert speed["drift_pct"] == pytest.approx(10.0)
@@ -197,7 +196,7 @@ def test_the_reference_loop_shows_a_machine_that_changed_speed_and_marks_rows_an
     assert speed_warnings({**speed, "drift_pct": 1.0}) == [] and speed_summary(series[:1]) is None
     rows = [{"status": "ok", "config": {"id": "early"}, "timed_span": [0.0, 5.0]},
             {"status": "ok", "config": {"id": "late"}, "timed_span": [12.0, 19.0]}]
-    mark_rows(rows, series)
+    mark_rows(rows, [], series)
     assert rows[0]["machine_speed_ratio"] < rows[1]["machine_speed_ratio"]
     assert rows[1]["machine_speed_ratio"] == pytest.approx(1.1 / speed["p50_ms"], abs=1e-3)
     now, then = {"telemetry": {"machine_speed": {"p50_ms": 1.05}}}, {"telemetry": {"machine_speed": {"p50_ms": 1.0}}}

@@ -112,3 +112,24 @@ def test_process_spread_times_fresh_workers_side_by_side():
     assert all(0 < m < 50 for m in r["worker_medians_ms"])
     low, high = sorted(r["worker_medians_ms"])
     assert r["between_workers_pct"] == pytest.approx(100 * (high - low) / np.median([low, high]), abs=0.02)
+
+
+def test_real_worker_rounds_are_handed_to_the_interval_replica_by_replica():
+    """Three real workers of the int8 digits row take the rounds in turn; the interval gets them grouped."""
+    from benchmarks.configs import BenchConfig
+    from benchmarks.rounds import Slot
+    from benchmarks.settings import Settings
+    from edge.bundle import load_bundle
+
+    bundle = load_bundle("digits")
+    slot = Slot(BenchConfig("d", str(bundle.root), "digits", "tflite-int8", "tflite"), Settings(round_s=0.02))
+    assert slot.start() is None and len(slot.workers) == 3
+    try:
+        for _ in range(7):
+            assert slot.timed_round() is None
+    finally:
+        slot.close()
+    assert [len(r) for r in slot.by_replica] == [3, 2, 2]
+    grouped = slot.replica_ordered()
+    assert grouped[:3] == [slot.rounds[0], slot.rounds[3], slot.rounds[6]]  # the first worker's, in time order
+    assert grouped[3:5] == [slot.rounds[1], slot.rounds[4]] and grouped[5:] == [slot.rounds[2], slot.rounds[5]]

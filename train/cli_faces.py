@@ -60,8 +60,8 @@ def add_parsers(sub) -> None:
                       "detection-frames-dev with --dev)")
     rset.add_argument("--seed", type=int, help="placement and mask seed (default 42; 7 with --dev)")
     rset.add_argument("--dev", action="store_true", help="a development set: other frames of the animated clip "
-                      "than the recall set's, placed with another seed, for choosing detector thresholds "
-                      "without tuning on the recall set")
+                      "than the recall set's, the same photos placed with another seed, for choosing detector "
+                      "thresholds without tuning on the recall set's own frames")
     rset.add_argument("--json", action="store_true")
     noface = sub.add_parser("noface", help="frames with no face at all (real images) for counting phantom faces")
     noface.add_argument("--out", type=Path, help="folder (default: the cache's noface-frames)")

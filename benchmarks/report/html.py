@@ -118,7 +118,7 @@ def _polyline(points: list[tuple[float, float]], colour: str) -> str:
 def telemetry_svg(telemetry: dict | None) -> str:
     """Temperature (red), the slowest CPU clock (blue) and the reference loop's time (grey: the machine's
     speed as a program sees it) over the run; throttled samples as red ticks."""
-    series = (telemetry or {}).get("series") or []
+    series = [*((telemetry or {}).get("series") or []), *((telemetry or {}).get("machine_speed_series") or [])]
     w, h, pad = 900, 220, 50
     parts = [f'<svg id="telemetry-plot" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
              'aria-label="temperature and CPU clock during the run">',

@@ -114,10 +114,11 @@ def _set_option(data: dict, key: str, value: str) -> None:
     off = value.lower() in ("none", "null", "off", "false")
     if key == "second_look":
         data[key] = None if off else {} if value.lower() in ("on", "true") else {"bundle": value}
-    elif "." in key:
+    elif "." in key:  # `false` stays a value here: a nested yes/no option (confirm_mirror) reads it as False
         head, _, rest = key.partition(".")
         nested = data.get(head) or {}
-        data[head] = {**(nested if isinstance(nested, dict) else nested.model_dump()), rest: None if off else value}
+        unset = value.lower() in ("none", "null", "off")
+        data[head] = {**(nested if isinstance(nested, dict) else nested.model_dump()), rest: None if unset else value}
     else:
         data[key] = None if off and key not in ("face_shape",) else value
 
@@ -142,6 +143,8 @@ def open_detector(settings: str | dict | BaseModel = "blazeface") -> FaceDetecto
 def _spec_value(value) -> str:
     if value is None:
         return "off"
+    if isinstance(value, bool):
+        return str(value).lower()
     return "/".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
 
 

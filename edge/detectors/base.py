@@ -78,10 +78,10 @@ class SecondLookSettings(FrozenModel):
     @field_validator("confirm_margins", mode="before")
     @classmethod
     def _margins(cls, v):
-        """A spec writes them `0.5/0.75` (commas separate a spec's options)."""
+        """A spec writes them `0.5/0.75` (commas separate a spec's options); YAML may give one number."""
         if isinstance(v, str):
             v = tuple(float(x) for x in v.replace("/", " ").split())
-        return v
+        return (v,) if isinstance(v, (int, float)) else v
 
     @field_validator("confirm_margins")
     @classmethod

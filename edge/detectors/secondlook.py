@@ -95,9 +95,13 @@ class SecondLook:
         s = self.settings
         out = []
         for det, p in zip(detections, self.face_probability(frame, detections)):
+            judged = p >= s.threshold
+            if not judged and self.mesh is None:  # the verifier said no and nothing can overrule it: no views
+                out.append((False, float(p)))
+                continue
             ok = self.confirmer is None or self.confirmation(frame, det.box) >= s.confirm_threshold
-            if ok and p < s.threshold:
-                ok = self.mesh is not None and self.mesh_presence(frame, det.box) >= s.mesh_threshold
+            if ok and not judged:
+                ok = self.mesh_presence(frame, det.box) >= s.mesh_threshold
             out.append((bool(ok), float(p)))
         return out
 

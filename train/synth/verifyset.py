@@ -77,7 +77,8 @@ def random_boxes(frame: np.ndarray, rng: np.random.Generator, n: int) -> Iterato
 def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The mask set's photometric changes, plus (a third of the time) edge-preserving smoothing and (a quarter
     of the time) a rendered look: rendered and beauty-filtered faces are smooth, flat-shaded and sharp-edged,
-    and LFW's are not. Faces and non-faces get the same changes, so the look itself says nothing."""
+    and LFW's are not. Non-face candidates get the same changes (half of them: `negative_samples`), so the look
+    alone does not say face."""
     crop = photometric(crop, rng)
     pick = rng.random()
     if pick < 0.33:
@@ -92,7 +93,8 @@ def rendered_look(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     posterized shading."""
     styled = cv2.stylization(crop, sigma_s=float(rng.uniform(20, 80)), sigma_r=float(rng.uniform(0.2, 0.6)))
     step = int(rng.integers(12, 40))
-    return ((styled // step) * step + step // 2).clip(0, 255).astype(np.uint8)
+    levels = styled.astype(np.int16) // step * step + step // 2  # int16: a highlight must not wrap to black
+    return levels.clip(0, 255).astype(np.uint8)
 
 
 def to_sample(crop: np.ndarray) -> np.ndarray:
