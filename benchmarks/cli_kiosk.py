@@ -118,6 +118,7 @@ PIPELINE_WARMUP_FRAMES = 30  # the second look's models and XNNPACK load on firs
 def _pipeline(args: argparse.Namespace) -> int:
     from benchmarks.fingerprint import fingerprint
     from benchmarks.pipeline import cost_per_faces, first_face, run_pipeline, to_markdown
+    from benchmarks.speedprobe import PROBE, machine_speed_now
     from edge.detectors import describe
     from edge.face_pipeline import build_face_pipeline, close_pipeline
 
@@ -125,11 +126,13 @@ def _pipeline(args: argparse.Namespace) -> int:
     pipeline = build_face_pipeline(settings)
     try:
         run_pipeline(args.source, pipeline, min(PIPELINE_WARMUP_FRAMES, args.max_frames))  # lazy loads, untimed
+        before = machine_speed_now()
         run = run_pipeline(args.source, pipeline, args.max_frames)
         clf = pipeline.classifier
         result = {"schema": 2, "tool": "edge-bench pipeline", "classifier": f"{clf.bundle.name} {clf.format}",
                   "detector": describe(settings.detector), "schedule": settings.schedule.model_dump(),
-                  "device": fingerprint(), "warmup_frames": min(PIPELINE_WARMUP_FRAMES, args.max_frames), **run}
+                  "device": fingerprint(), "warmup_frames": min(PIPELINE_WARMUP_FRAMES, args.max_frames), **run,
+                  "machine_speed": {"probe": PROBE, "before_ms": before, "after_ms": machine_speed_now()}}
         if not args.no_compare and settings.schedule.adaptive:
             result["schedule_comparison"] = _schedule_comparison(args, pipeline, settings.schedule, run)
         result["cost_per_faces"] = cost_per_faces(first_face(args.source, pipeline), pipeline,

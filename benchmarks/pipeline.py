@@ -47,6 +47,14 @@ def stats(values: list[float]) -> dict:
             "p90_ms": float(np.percentile(a, 90)), "max_ms": float(a.max()), "n": len(values)}
 
 
+def _speed_line(speed: dict | None) -> list[str]:
+    """The machine's speed around the run (benchmarks.speedprobe): a number to compare two runs' FPS by."""
+    if not speed:
+        return []
+    return [f"- machine speed ({speed['probe']}): {speed['before_ms']:.3f} ms before the run, "
+            f"{speed['after_ms']:.3f} ms after"]
+
+
 def _ci(s: dict) -> str:
     lo, hi = s.get("p50_ci_ms") or (None, None)
     return "—" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"
@@ -134,7 +142,8 @@ def to_markdown(r: dict) -> str:
              f"- detector: {r['detector']}; classifier: {r['classifier']}",
              f"- the detector ran on {r['detector_runs']} of {r['frames']} frames ({r['detector_share']:.0%}); "
              f"one detection p50 {r['detector_ms']['p50_ms']:.2f} ms {_ci(r['detector_ms'])}",
-             f"- faces per frame: {r['faces_per_frame']}; people counted: {r['people_counted']}", "",
+             f"- faces per frame: {r['faces_per_frame']}; people counted: {r['people_counted']}",
+             *_speed_line(r.get("machine_speed")), "",
              "| stage | mean ms | p50 ms | p50 95 % interval | p90 ms | max ms |", "|---|---:|---:|---|---:|---:|"]
     for stage, s in r["stages"].items():
         lines.append(f"| {stage} | {s['mean_ms']:.3f} | {s['p50_ms']:.3f} | {_ci(s)} | {s['p90_ms']:.3f} | "

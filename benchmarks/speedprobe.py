@@ -44,6 +44,11 @@ class SpeedLog:
         self.series.append({"t": round(time.time(), 3), "probe_ms": round(probe_ms(), 4)})
 
 
+def machine_speed_now(samples: int = 15) -> float:
+    """The loop's median over a few samples: the machine's speed at one moment (before or after a run)."""
+    return round(float(np.median([probe_ms() for _ in range(samples)])), 4)
+
+
 def speed_summary(series: list[dict]) -> dict | None:
     """The loop's p50 over the run and its drift: the last third's p50 against the first third's (+: slower)."""
     values = [s["probe_ms"] for s in series if s.get("probe_ms") is not None]

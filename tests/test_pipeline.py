@@ -80,6 +80,7 @@ def test_pipeline_mode_runs_the_kiosks_config_and_says_what_the_schedule_saves(t
     adaptive, every = r["schedule_comparison"]["adaptive"], r["schedule_comparison"]["every frame"]
     assert every["detector_runs"] == 120 and adaptive["detector_runs"] == r["detector_runs"] < 120
     assert r["detector_ms"]["n"] == r["detector_runs"]
+    assert r["machine_speed"]["before_ms"] > 0 and r["machine_speed"]["after_ms"] > 0  # to compare runs by
 
 
 def test_pipeline_source_errors_are_one_line():
