@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.delivery import bench_parser, deliver
+from benchmarks.settings import Settings
 from edge.cli.common import EXIT_GATE, emit_json, run_cli
 
 EPILOG = """examples:
@@ -17,6 +18,7 @@ EPILOG = """examples:
   edge-bench digits --recommend --max-drop 0.5 # fastest file + delegate within 0.5 pp of fp32
   edge-bench model.tflite other.onnx --runs 500 --threads 1 4   # a fixed count instead of the stopping rule
   edge-bench digits --target-ci 1 --budget-seconds 30           # tighter intervals, more time
+  edge-bench digits --min-span 0 --replicas 1                    # quick look: no wall-clock spread, one process
   edge-bench digits --scenario offline --batch 64                # throughput at batch 64 on all cores
   edge-bench blazeface-short-range --input-shape 1x240x320x3   # a detector file by its catalog name
   edge-bench digits --baseline benchmarks/reference/x86_64-ci.json --max-regression 10   # CI gate, exit 3
@@ -26,11 +28,13 @@ libraries load; ONNX Runtime with every execution provider this build has; Keras
 image as the reference (when TensorFlow is installed). Anything unavailable is a row "skipped: <reason>".
 Each configuration runs in its own process: load, first inference, --warmup untimed runs; then all of them
 are timed in interleaved rounds (batches of about 0.25 s each, round-robin) until a configuration's p50
-95 % interval is within ±--target-ci % or its --budget-seconds are spent (or --runs forces a count); the
-row says which stopped it. Intervals are distribution-free order-statistic (binomial) 95 % intervals for
-p50 and p90. Mean, std, min, p50, p90, p99, max, throughput at --batch, peak RSS,
-size, accuracy and top-1 agreement with fp32 on the bundle's evaluation sample (or --dataset NPZ with
-x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
+95 % interval is within ±--target-ci % over rounds spread across --min-span seconds, or its
+--budget-seconds are spent (or --runs forces a count); the row says which stopped it. Intervals are
+distribution-free order-statistic (binomial) 95 % intervals for p50 and p90, over worker processes and
+stretches of time, then stretched by the machine's own range of speed over the run (a reference loop);
+two back-to-back runs: python -m benchmarks.back_to_back. Mean, std, min, p50, p90, p99, max,
+throughput at --batch, peak RSS, size, accuracy and top-1 agreement with fp32 on the bundle's evaluation
+sample (or --dataset NPZ with x uint8 and y labels), and delegate coverage (nodes on the delegate vs CPU fallback).
 Calibration sweeps: edge-bench calibrate --help. The whole kiosk loop, per stage: edge-bench pipeline --help.
 How many camera streams the device carries at a target FPS: edge-bench capacity --help.
 Many devices side by side: edge-bench compare --help.
@@ -53,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "is within ± this %% (default 2)")
     p.add_argument("--budget-seconds", type=float, default=10.0, help="timed seconds per configuration at most "
                    "(default 10)")
+    p.add_argument("--min-span", type=float, default=Settings.min_span_s, help="a row stops on its interval only "
+                   "once its rounds spread over this many seconds of wall clock, so the interval samples a shared "
+                   f"machine's slow changes of speed (default {Settings.min_span_s:g}; the budget still ends it)")
+    p.add_argument("--replicas", type=int, default=Settings.replicas, help="worker processes per configuration, "
+                   f"taking its rounds in turn; each is one batch of the interval (default {Settings.replicas})")
     p.add_argument("--warmup", type=int, default=20, help="untimed invokes first (default 20)")
     p.add_argument("--min-seconds", type=float, default=0.0, help="keep timing at least this long")
     p.add_argument("--batch", type=int, default=1, help="batch size for the throughput figure (default 1; 32 with "
@@ -92,11 +101,11 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.configs import build_matrix
     from benchmarks.recommend import recommend
     from benchmarks.report import to_terminal, write_all
-    from benchmarks.runner import Settings, run_matrix
+    from benchmarks.runner import run_matrix
 
-    if (args.runs is not None and args.runs < 1) or args.batch < 1 or args.warmup < 0:
-        raise ValueError("--runs and --batch must be at least 1, --warmup at least 0")
-    if args.target_ci <= 0 or args.budget_seconds <= 0:
+    if (args.runs is not None and args.runs < 1) or args.batch < 1 or args.warmup < 0 or args.replicas < 1:
+        raise ValueError("--runs, --batch and --replicas must be at least 1, --warmup at least 0")
+    if args.target_ci <= 0 or args.budget_seconds <= 0 or args.min_span < 0:
         raise ValueError("--target-ci and --budget-seconds must be positive")
     if args.scenario == "offline":
         from benchmarks.configs import thread_counts
@@ -112,7 +121,8 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
     shape = [int(v) for v in args.input_shape.lower().split("x")] if args.input_shape else None
     settings = Settings(runs=args.runs, warmup=args.warmup, min_seconds=args.min_seconds, batch=args.batch,
                         dataset=args.dataset, input_shape=shape, target_ci_pct=args.target_ci,
-                        budget_s=args.budget_seconds, scenario=args.scenario)
+                        budget_s=args.budget_seconds, scenario=args.scenario, replicas=args.replicas,
+                        min_span_s=args.min_span)
     command = "edge-bench " + " ".join(shlex.quote(a) for a in argv)
     from benchmarks.sensors import Device
 

@@ -119,7 +119,9 @@ class Slot:
     def stop(self) -> str | None:
         s = self.settings
         return stop_reason(self.ms, self.elapsed_s, runs=s.runs, target_pct=s.target_ci_pct, budget_s=s.budget_s,
-                           min_runs=s.min_runs, min_seconds=s.min_seconds, rounds=self.replica_ordered())
+                           min_runs=s.min_runs, min_seconds=s.min_seconds, rounds=self.replica_ordered(),
+                           span_s=self.windows[-1][1] - self.windows[0][0] if self.windows else 0.0,
+                           min_span_s=s.min_span_s, time_rounds=self.rounds)
 
     def finish(self, stopped_by: str) -> dict:
         """The first replica measures the untimed rest (accuracy, coverage, RSS); the others just end."""
@@ -129,7 +131,7 @@ class Slot:
         self.close()
         if rest.get("status") != "ok":
             return rest
-        row = {**rest, **summarize(self.ms, self.replica_ordered()), "stopped_by": stopped_by,
+        row = {**rest, **summarize(self.ms, self.replica_ordered(), self.rounds), "stopped_by": stopped_by,
                "replicas": len(self.workers),
                "timed_s": round(self.elapsed_s, 3),
                "samples_ms": [round(float(v), 4) for v in self.ms[:: max(1, len(self.ms) // 200)]],
@@ -175,15 +177,33 @@ def _mem_available() -> int | None:
     return None
 
 
-def live_limit(slot: Slot, pending: int) -> int:
-    """How many configurations may be live at once: all of them where memory allows (every worker stays
-    loaded), else as many as half the available memory holds at the first one's size (a Pi with 1 GB);
-    the rest join the rounds as others finish."""
-    per_slot = sum(_rss_bytes(w.proc.pid) for w in slot.workers)
-    available = _mem_available()
-    if not per_slot or available is None:
-        return pending
-    return max(1, min(pending, int(available * 0.5 // per_slot)))
+class LiveMemory:
+    """Which configurations may join the rounds now. All of them where memory allows (every worker stays
+    loaded, so every row's rounds spread over the whole run); else as many as half the memory available at
+    the start holds, a newcomer counted as big as the largest slot of its backend seen so far (one Keras
+    slot weighs as much as a dozen TFLite ones), and the rest join as others finish (a Pi with 1 GB)."""
+
+    def __init__(self) -> None:
+        available = _mem_available()
+        self.budget = None if available is None else available * 0.5
+        self.live: dict[int, int] = {}  # configuration index -> its workers' resident bytes
+        self.largest: dict[str, int] = {}  # backend -> the largest slot of it seen
+        self.most_live = 0
+
+    def admits(self, cfg: BenchConfig) -> bool:
+        if self.budget is None or not self.live:
+            return True
+        guess = self.largest.get(cfg.backend, max(self.largest.values(), default=0))
+        return sum(self.live.values()) + guess <= self.budget
+
+    def joined(self, i: int, slot: Slot) -> None:
+        size = sum(_rss_bytes(w.proc.pid) for w in slot.workers)
+        self.live[i] = size
+        self.largest[slot.cfg.backend] = max(size, self.largest.get(slot.cfg.backend, 0))
+        self.most_live = max(self.most_live, len(self.live))
+
+    def left(self, i: int) -> None:
+        self.live.pop(i, None)
 
 
 def run_rounds(configs: list[BenchConfig], settings: Settings,
@@ -207,11 +227,10 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
         else:
             pending.append(i)
     live: dict[int, Slot] = {}
-    limit, sized = len(pending), False
+    memory = LiveMemory()
 
     def fill() -> None:
-        nonlocal limit, sized
-        while pending and len(live) < limit:
+        while pending and memory.admits(configs[pending[0]]):
             i = pending.pop(0)
             slot = Slot(configs[i], settings, meter)
             failed = slot.start()
@@ -219,9 +238,8 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
                 record(i, failed)
                 continue
             live[i] = slot
-            if not sized:  # the first live configuration's workers say how big one is
-                sized, limit = True, live_limit(slot, len(pending) + 1)
-                settings.max_live = limit
+            memory.joined(i, slot)
+            settings.max_live = memory.most_live
 
     try:
         fill()
@@ -233,6 +251,7 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
                 reason = None if failed else slot.stop()
                 if failed or reason:
                     del live[i]
+                    memory.left(i)
                     if failed:
                         slot.close()
                     record(i, failed or slot.finish(reason))

@@ -20,7 +20,7 @@ from benchmarks.coverage import fallback_warnings
 from benchmarks.fingerprint import fingerprint, thermal_state, warnings
 from benchmarks.sensors import Device, power_sensor
 from benchmarks.settings import Settings
-from benchmarks.speedprobe import SpeedLog
+from benchmarks.speedprobe import SpeedLog, widen_for_machine
 from benchmarks.telemetry import Sampler, mark_rows, throttle_warnings
 from edge.bundle import Bundle
 
@@ -62,6 +62,7 @@ def run_matrix(configs: list[BenchConfig], settings: Settings, command: str,
     with Sampler(dev) as sampler:
         rows = run_rounds(configs, settings, progress, meter=power_sensor(dev), speed=speed)
     mark_rows(rows, sampler.series, speed.series)
+    widen_for_machine(rows, speed.series)
     telemetry = sampler.report(speed.series)
     after = thermal_state()
     add_agreement(rows)

@@ -19,6 +19,7 @@ class Settings:
     target_ci_pct: float = 2.0  # stop when the p50's 95 % interval is within ± this
     budget_s: float = 10.0  # timed seconds per configuration at most (unless --runs forces a count)
     min_runs: int = 100  # fewer runs than this never stop on the interval: the p90 needs them too
+    min_span_s: float = 60.0  # a row stops on its interval only once its rounds spread over this much wall clock
     round_s: float = 0.25  # timed seconds per configuration per round
     replicas: int = 3  # worker processes per configuration, taking the rounds in turn (process-to-process spread)
     max_live: int | None = None  # configurations live at once; set from free memory by the rounds
@@ -28,6 +29,8 @@ class Settings:
         return {"scenario": self.scenario, "runs": self.runs,
                 "warmup": self.warmup, "min_seconds": self.min_seconds, "batch": self.batch,
                 "dataset": self.dataset, "input_shape": self.input_shape, "target_ci_pct": self.target_ci_pct,
-                "budget_s": self.budget_s, "min_runs": self.min_runs, "replicas": self.replicas, "ci_method": CI_METHOD,
+                "budget_s": self.budget_s,
+                "min_span_s": self.min_span_s, "min_runs": self.min_runs, "replicas": self.replicas,
+                "ci_method": CI_METHOD,
                 "stopping": "fixed runs" if self.runs else f"p50 95 % interval within ±{self.target_ci_pct} % or "
                 f"{self.budget_s:g} s of timed runs per configuration, in interleaved rounds"}

@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from benchmarks.stats import BATCHES
+
 PROBE = "a fixed pure-Python loop (30,000 integer steps, best of 3) timed in edge-bench's own process"
 PROBE_STEPS = 30_000
 DRIFT_WARN_PCT = 3.0  # the machine moving more than this during a run is worth a warning
@@ -56,9 +58,11 @@ def speed_summary(series: list[dict]) -> dict | None:
         return None
     third = max(1, len(values) // 3)
     first, last = float(np.median(values[:third])), float(np.median(values[-third:]))
+    stretch = speed_range(series)
     return {"probe": PROBE, "samples": len(values), "p50_ms": round(float(np.median(values)), 4),
             "first_third_p50_ms": round(first, 4), "last_third_p50_ms": round(last, 4),
-            "drift_pct": round((last / first - 1) * 100, 2)}
+            "drift_pct": round((last / first - 1) * 100, 2),
+            "range": [round(v, 4) for v in stretch] if stretch else None}
 
 
 def row_speed_ratio(series: list[dict], span: list[float], run_p50: float) -> float | None:
@@ -69,6 +73,44 @@ def row_speed_ratio(series: list[dict], span: list[float], run_p50: float) -> fl
     if not inside and timed:
         inside = [min(timed, key=lambda s: abs(s["t"] - span[0]))["probe_ms"]]
     return round(float(np.median(inside)) / run_p50, 4) if inside and run_p50 > 0 else None
+
+
+def speed_range(series: list[dict], batches: int = BATCHES) -> tuple[float, float] | None:
+    """How far the machine's speed moved during the run: the [min, max] of the loop's medians over `batches`
+    consecutive stretches of it, against its median over the whole run (each side at least 1.0); None with
+    fewer samples than stretches. Stretch medians, because one sample of the loop moves by a per cent on its own."""
+    values = [s["probe_ms"] for s in series if s.get("probe_ms") is not None]
+    if len(values) < batches:
+        return None
+    whole = float(np.median(values))
+    edges = [round(i * len(values) / batches) for i in range(batches + 1)]
+    medians = [float(np.median(values[a:b])) for a, b in zip(edges[:-1], edges[1:])]
+    return min(1.0, min(medians) / whole), max(1.0, max(medians) / whole)
+
+
+def widen_for_machine(rows: list[dict], series: list[dict]) -> None:
+    """Each measured row's p50 and p90 intervals, stretched by the machine's range of speed over the run.
+
+    A row is timed over a minute or two of a run that takes several, and a shared machine's speed wanders
+    over minutes: the same configuration timed a minute later (or in the next run) reads that much faster or
+    slower, and no interval from the row's own runs can know it. So the published interval is the row's own
+    one (kept as `p50_ci_own_ms`, what the stopping rule used) times the loop's [slowest, fastest] stretch
+    relative to the run: the p50 this configuration has on this machine as the machine was during the run."""
+    span = speed_range(series)
+    if span is None:
+        return
+    low, high = span
+    for r in rows:
+        if r.get("status") != "ok" or not r.get("p50_ci_ms"):
+            continue
+        r["machine_speed_range"] = [round(low, 4), round(high, 4)]
+        for name in ("p50", "p90"):
+            lo, hi = r[f"{name}_ci_ms"]
+            r[f"{name}_ci_own_ms"] = [lo, hi]
+            r[f"{name}_ci_ms"] = [None if lo is None else lo * low, None if hi is None else hi * high]
+        lo, hi = r["p50_ci_ms"]
+        if lo is not None and hi is not None and r["p50_ms"] > 0:
+            r["p50_ci_half_width_pct"] = max(r["p50_ms"] - lo, hi - r["p50_ms"]) / r["p50_ms"] * 100
 
 
 def speed_warnings(summary: dict | None) -> list[str]:

@@ -14,8 +14,10 @@ are cut into a fixed number of consecutive batches (BATCHES = 6) and the same or
 taken over the batches' quantiles: the batch-means method of simulation output analysis with a fixed batch
 count, which stays valid when the runs are autocorrelated or drift during the run (with 6 batches it is
 their [min, max], 96.9 % for the median). With each batch one process's, the spread between processes (the
-luck of a memory layout, which differs between two edge-bench runs) is inside the interval too. The
-reported interval is the union of the two.
+luck of a memory layout, which differs between two edge-bench runs) is inside the interval too; cut a second
+time in time order (`time_rounds`), each batch is one stretch of the run, so drift during the row's rounds is
+inside as well. The reported interval is the union of all three; benchmarks.speedprobe.widen_for_machine then
+stretches it by the machine's range of speed over the run.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import math
 import numpy as np
 
 CI_METHOD = ("distribution-free order-statistic (binomial) 95 % interval over all runs, widened to the same "
-             "interval over 6 batches of consecutive rounds, each batch one worker process's (batch medians, for "
-             "autocorrelation, drift and process-to-process spread) once there are 6 rounds or more")
+             "interval over 6 batches of rounds cut two ways: each batch one worker process's (process-to-process "
+             "spread) and each batch one stretch of time (drift); a row stops on it only once its rounds span "
+             "--min-span seconds; the published interval is then stretched by the machine's range of speed over "
+             "the run (reference loop), the row's own kept as p50_ci_own_ms")
 BATCHES = 6  # the fewest values with a two-sided 95 % interval for their median ([min, max] of 6)
 MIN_ROUNDS = BATCHES
 CONFIDENCE = 0.95
@@ -64,13 +68,17 @@ def quantile_ci(samples, q: float, confidence: float = CONFIDENCE) -> tuple[floa
     return (float(s[lower - 1]) if lower else None, float(s[upper - 1]) if upper else None)
 
 
-def interval(ms, q: float, rounds: list | None = None) -> tuple[float | None, float | None]:
+def interval(ms, q: float, rounds: list | None = None,
+             time_rounds: list | None = None) -> tuple[float | None, float | None]:
     """The quantile's interval over all runs, widened by the interval over the quantiles of BATCHES
-    consecutive batches of rounds where there are MIN_ROUNDS rounds or more."""
+    consecutive batches of `rounds` (edge-bench: replica by replica) and, when given, of `time_rounds` (the
+    same rounds in time order), each where there are MIN_ROUNDS rounds or more."""
     lo, hi = quantile_ci(ms, q)
-    rounds = [r for r in rounds or [] if len(r)]
-    if len(rounds) >= MIN_ROUNDS:
-        batches = [np.concatenate(rounds[a:b]) for a, b in _cuts(len(rounds), BATCHES)]
+    for order in (rounds, time_rounds):
+        order = [r for r in order or [] if len(r)]
+        if len(order) < MIN_ROUNDS:
+            continue
+        batches = [np.concatenate(order[a:b]) for a, b in _cuts(len(order), BATCHES)]
         per_batch = [float(np.percentile(b, q * 100)) for b in batches]
         r_lo, r_hi = quantile_ci(per_batch, q=0.5)
         lo = None if lo is None or r_lo is None else min(lo, r_lo)
@@ -84,16 +92,16 @@ def _cuts(n: int, k: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
-def half_width_pct(ms, q: float = 0.5, rounds: list | None = None) -> float | None:
+def half_width_pct(ms, q: float = 0.5, rounds: list | None = None, time_rounds: list | None = None) -> float | None:
     """The wider side of the quantile's interval as % of the quantile; None while a side is unbounded."""
-    lo, hi = interval(ms, q, rounds)
+    lo, hi = interval(ms, q, rounds, time_rounds)
     mid = float(np.percentile(ms, q * 100))
     if lo is None or hi is None or mid <= 0:
         return None
     return max(mid - lo, hi - mid) / mid * 100
 
 
-def summarize(ms, rounds: list | None = None) -> dict:
+def summarize(ms, rounds: list | None = None, time_rounds: list | None = None) -> dict:
     """The latency fields of a report row: percentiles, their intervals and the run count behind them."""
     a = np.asarray(ms, dtype=np.float64)
     out = {"runs": len(a), "rounds": len(rounds) if rounds else 1, "mean_ms": float(a.mean()),
@@ -101,8 +109,8 @@ def summarize(ms, rounds: list | None = None) -> dict:
            "p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
            "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max())}
     for name, q in (("p50", 0.5), ("p90", 0.9)):
-        out[f"{name}_ci_ms"] = list(interval(a, q, rounds))
-    out["p50_ci_half_width_pct"] = half_width_pct(a, 0.5, rounds)
+        out[f"{name}_ci_ms"] = list(interval(a, q, rounds, time_rounds))
+    out["p50_ci_half_width_pct"] = half_width_pct(a, 0.5, rounds, time_rounds)
     out["ci_method"] = CI_METHOD
     return out
 
@@ -121,17 +129,24 @@ def ci_of(row: dict, name: str = "p50") -> list:
 
 
 def stop_reason(ms, elapsed_s: float, *, runs: int | None, target_pct: float, budget_s: float,
-                min_runs: int, min_seconds: float = 0.0, rounds: list | None = None) -> str | None:
+                min_runs: int, min_seconds: float = 0.0, rounds: list | None = None,
+                span_s: float | None = None, min_span_s: float = 0.0, time_rounds: list | None = None) -> str | None:
     """Why a configuration's timing ends now: "runs" (a forced --runs count reached), "ci" (the p50's interval
-    is within ±target_pct, over at least min_runs runs and MIN_ROUNDS rounds), "budget" (its time budget is
-    spent); None to keep going. Without `rounds` all runs count as one round."""
+    is within ±target_pct, over at least min_runs runs and MIN_ROUNDS rounds whose wall-clock `span_s` is at
+    least min_span_s), "budget" (its time budget is spent); None to keep going. Without `rounds` all runs
+    count as one round.
+
+    The span matters on a shared machine: its speed wanders over tens of seconds, and batches taken within a
+    few seconds of each other would all see one moment of it, so the interval would say nothing about the
+    next run."""
     n = len(ms)
     if elapsed_s < min_seconds:
         return None
     if runs is not None:
         return "runs" if n >= runs else None
-    if n >= min_runs and len(rounds or [ms]) >= (MIN_ROUNDS if rounds is not None else 1):
-        width = half_width_pct(ms, 0.5, rounds)
+    spread = span_s is None or span_s >= min_span_s
+    if n >= min_runs and spread and len(rounds or [ms]) >= (MIN_ROUNDS if rounds is not None else 1):
+        width = half_width_pct(ms, 0.5, rounds, time_rounds)
         if width is not None and width <= target_pct:
             return "ci"
     return "budget" if elapsed_s >= budget_s else None

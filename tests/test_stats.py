@@ -133,3 +133,101 @@ def test_real_worker_rounds_are_handed_to_the_interval_replica_by_replica():
     grouped = slot.replica_ordered()
     assert grouped[:3] == [slot.rounds[0], slot.rounds[3], slot.rounds[6]]  # the first worker's, in time order
     assert grouped[3:5] == [slot.rounds[1], slot.rounds[4]] and grouped[5:] == [slot.rounds[2], slot.rounds[5]]
+
+
+def test_cut_in_time_order_too_the_interval_covers_drift_that_replica_batches_average_away():
+    """Three processes taking turns while the machine slows 6 % over the row's rounds: each replica's batch
+    then holds early and late rounds alike, so replica order alone hides the drift; the time-ordered cut
+    edge-bench adds (slot.rounds) shows it."""
+    rng = np.random.default_rng(5)
+    by_replica: list[list] = [[], [], []]
+    rounds = []
+    for i in range(18):
+        ms = list(rng.normal(1.0 + 0.06 * i / 17, 0.002, 200))
+        rounds.append(ms)
+        by_replica[i % 3].append(ms)
+    ms = np.concatenate(rounds)
+    grouped = [r for rep in by_replica for r in rep]
+    lo, hi = summarize(ms, grouped)["p50_ci_ms"]
+    t_lo, t_hi = summarize(ms, grouped, rounds)["p50_ci_ms"]
+    assert t_lo <= lo and t_hi >= hi
+    assert t_lo < 1.01 and t_hi > 1.05 and not (lo < 1.01 and hi > 1.05)
+
+
+def test_a_row_stops_on_its_interval_only_once_its_rounds_span_the_minimum_wall_clock():
+    rng = np.random.default_rng(6)
+    steady = [rng.normal(1.0, 0.001, 200) for _ in range(6)]
+    kw = {"runs": None, "target_pct": 2.0, "budget_s": 5.0, "min_runs": 50, "rounds": steady, "min_span_s": 60.0}
+    ms = np.concatenate(steady)
+    assert stop_reason(ms, 1.0, span_s=12.0, **kw) is None  # tight, but all within 12 s of one another
+    assert stop_reason(ms, 1.0, span_s=61.0, **kw) == "ci"
+    assert stop_reason(ms, 5.0, span_s=12.0, **kw) == "budget"  # the budget still ends it
+
+
+def test_published_intervals_stretch_by_the_machines_range_of_speed_over_the_run():
+    """The reference loop ran 4 % slower in one stretch of the run and 2 % faster in another: every row's
+    interval takes both in, its own interval is kept beside; a steady machine leaves intervals as they were."""
+    from benchmarks.speedprobe import speed_range, widen_for_machine
+
+    def row():
+        return {"status": "ok", "p50_ms": 1.0, "p50_ci_ms": [0.99, 1.01], "p90_ci_ms": [1.1, None]}
+
+    wobbly = [{"t": i, "probe_ms": 1.5 * (1.04 if 10 <= i < 20 else 0.98 if 40 <= i < 50 else 1.0)}
+              for i in range(60)]
+    low, high = speed_range(wobbly)
+    assert low == pytest.approx(0.98) and high == pytest.approx(1.04)
+    rows = [row(), {"status": "skipped"}]
+    widen_for_machine(rows, wobbly)
+    r = rows[0]
+    assert r["p50_ci_own_ms"] == [0.99, 1.01] and r["machine_speed_range"] == [0.98, 1.04]
+    assert r["p50_ci_ms"] == pytest.approx([0.99 * 0.98, 1.01 * 1.04])
+    assert r["p90_ci_ms"][1] is None and r["p50_ci_half_width_pct"] == pytest.approx(5.04)
+    steady = [{"t": i, "probe_ms": 1.5} for i in range(60)]
+    calm = [row()]
+    widen_for_machine(calm, steady)
+    assert calm[0]["p50_ci_ms"] == [0.99, 1.01]
+    assert speed_range(steady[:5]) is None  # fewer samples than stretches: nothing to say
+
+
+def test_one_heavy_configuration_does_not_keep_the_light_ones_out_of_the_rounds(monkeypatch):
+    """A Keras slot weighs a dozen TFLite ones: counting every newcomer as big as the first kept five of 21
+    configurations live; each is now counted as big as the largest of its own backend seen so far."""
+    from types import SimpleNamespace
+
+    import benchmarks.rounds as rounds
+
+    sizes = {1: 600, 2: 50, 3: 50, 4: 50, 5: 50, 6: 600}
+    monkeypatch.setattr(rounds, "_mem_available", lambda: 2400)  # half of it, 1200, for the workers
+    monkeypatch.setattr(rounds, "_rss_bytes", lambda pid: sizes[pid])
+    memory = rounds.LiveMemory()
+
+    def slot(pid, backend):
+        worker = SimpleNamespace(proc=SimpleNamespace(pid=pid))
+        return SimpleNamespace(cfg=SimpleNamespace(backend=backend), workers=[worker])
+
+    first = slot(1, "keras")
+    assert memory.admits(first.cfg)
+    memory.joined(0, first)
+    for i, pid in enumerate((2, 3, 4, 5), start=1):
+        assert memory.admits(slot(pid, "tflite").cfg)  # the first counted as 600, the others as 50
+        memory.joined(i, slot(pid, "tflite"))
+    assert memory.most_live == 5
+    assert not memory.admits(SimpleNamespace(backend="keras"))  # 800 live + another 600 > 1200
+    memory.left(0)
+    assert memory.admits(SimpleNamespace(backend="keras"))
+
+
+def test_back_to_back_says_which_rows_lie_inside_each_others_interval():
+    from benchmarks.back_to_back import mutual
+
+    def rep(p50, ci):
+        return {"rows": [{"status": "ok", "config": {"id": "a"}, "p50_ms": p50, "p50_ci_ms": ci, "runs": 9},
+                         {"status": "skipped", "config": {"id": "b"}}]}
+
+    both = mutual(rep(1.0, [0.98, 1.02]), rep(1.01, [0.99, 1.03]))
+    assert [r["mutual"] for r in both] == [True] and len(both) == 1
+    one = mutual(rep(1.0, [0.98, 1.02]), rep(1.015, [1.005, 1.03]))[0]
+    assert not one["mutual"] and one["one_way"]
+    apart = mutual(rep(1.0, [0.99, 1.01]), rep(1.05, [1.04, 1.06]))[0]
+    assert not apart["mutual"] and not apart["one_way"]
+    assert mutual(rep(1.0, [None, 1.2]), rep(1.1, [0.9, None]))[0]["mutual"]  # unbounded sides contain

@@ -120,7 +120,9 @@ def to_markdown(report: dict) -> str:
     speed = (report.get("telemetry") or {}).get("machine_speed")
     if speed:
         lines += ["", f"Machine speed ({speed['probe']}): p50 {speed['p50_ms']:.3f} ms over {speed['samples']} "
-                  f"samples, {speed['drift_pct']:+.1f} % from the first third of the run to the last."]
+                  f"samples, {speed['drift_pct']:+.1f} % from the first third of the run to the last"
+                  + (f"; the intervals are stretched by its range over six stretches of the run, "
+                     f"x{speed['range'][0]:.3f} to x{speed['range'][1]:.3f}." if speed.get("range") else ".")]
     lines += [""] + [f"> warning: {w}" for w in report.get("warnings", [])]
     return "\n".join(lines).rstrip() + "\n"
 
