@@ -7,7 +7,7 @@ measured row whether each run's p50 lies inside the other's interval, with the r
 in both runs (a machine that changed speed between the two shows there).
 
     python -m benchmarks.back_to_back --out reports/b2b                  # edge-bench digits, one pair
-    python -m benchmarks.back_to_back --pairs 3 --watch int8/xnnpack --out reports/b2b -- digits --no-keras
+    python -m benchmarks.back_to_back --pairs 3 --watch tflite-int8/xnnpack/t1 --out reports/b2b -- digits --no-keras
 """
 
 from __future__ import annotations
@@ -40,17 +40,24 @@ def _inside(value: float, ci: list) -> bool:
     return (lo is None or lo <= value) and (hi is None or value <= hi)
 
 
-def run_pair(bench_args: list[str], out: Path) -> dict:
-    """Both runs of one pair, their reports kept under out/first and out/second."""
+class PairFailed(RuntimeError):
+    """One of the two edge-bench runs gave no report."""
+
+
+def run_pair(bench_args: list[str], out: Path, quiet: bool = False) -> dict:
+    """Both runs of one pair, their reports kept under out/first and out/second; edge-bench's progress lines
+    go to stderr as they come (a run takes minutes) unless `quiet`."""
     reports = []
     for name in ("first", "second"):
         folder = out / name
         proc = subprocess.run([sys.executable, "-m", "benchmarks.cli", *bench_args, "--out", str(folder)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if proc.returncode not in (0, 3):  # 3: a --baseline regression, still a report
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(f"edge-bench {' '.join(bench_args)} failed ({proc.returncode}): {tail}")
-        reports.append(json.loads((folder / "report.json").read_text()))
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if quiet else None)
+        report = folder / "report.json"
+        if proc.returncode not in (0, 3) or not report.is_file():  # 3: a --baseline regression, still a report
+            raise PairFailed(f"edge-bench {' '.join(bench_args)} (the {name} run) exited {proc.returncode} without "
+                             f"a report in {folder}: run it alone to see why (subcommands such as compare have no "
+                             "report.json to compare)")
+        reports.append(json.loads(report.read_text()))
     rows = mutual(*reports)
     speed = [(r.get("telemetry") or {}).get("machine_speed") or {} for r in reports]
     return {"rows": rows, "mutual": sum(r["mutual"] for r in rows), "measured": len(rows),
@@ -76,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--pairs must be at least 1")
     pairs = []
     for k in range(args.pairs):
-        pair = run_pair(bench_args, args.out / f"pair-{k + 1}")
+        try:
+            pair = run_pair(bench_args, args.out / f"pair-{k + 1}", quiet=args.json)
+        except PairFailed as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
         pair["watched"] = [r for r in pair["rows"] if args.watch in r["id"]]
         pairs.append(pair)
         if not args.json:

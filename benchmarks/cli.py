@@ -105,8 +105,10 @@ def _body(args: argparse.Namespace, argv: list[str]) -> int:
 
     if (args.runs is not None and args.runs < 1) or args.batch < 1 or args.warmup < 0 or args.replicas < 1:
         raise ValueError("--runs, --batch and --replicas must be at least 1, --warmup at least 0")
-    if args.target_ci <= 0 or args.budget_seconds <= 0 or args.min_span < 0:
+    if not (args.target_ci > 0 and args.budget_seconds > 0):  # not (x > 0): NaN is refused too
         raise ValueError("--target-ci and --budget-seconds must be positive")
+    if not (0 <= args.min_span < float("inf")):
+        raise ValueError("--min-span must be 0 or more seconds (0: the interval may stop a row at once)")
     if args.scenario == "offline":
         from benchmarks.configs import thread_counts
 

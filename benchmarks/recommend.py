@@ -50,7 +50,7 @@ def recommend(rows: list[dict], max_drop_pp: float) -> list[dict]:
                         "why": f"no configuration within {max_drop_pp} pp of {ref_fmt} accuracy {ref_acc:.4f}"})
             continue
         fastest = within[0]
-        tied = [r for r in within if intervals_overlap(ci_of(r), ci_of(fastest))]
+        tied = [r for r in within if intervals_overlap(ci_of(r, own=True), ci_of(fastest, own=True))]
         pick = _tie_break(tied) if len(tied) > 1 else fastest
         within = [pick] + [r for r in within if r is not pick]
         rec = {"input": label, "pick": pick["config"]["id"], "p50_ms": pick["p50_ms"], "accuracy": pick["accuracy"],
@@ -70,7 +70,8 @@ def recommend(rows: list[dict], max_drop_pp: float) -> list[dict]:
             slower = (second["p50_ms"] / pick["p50_ms"] - 1) * 100
             rec["runner_up"] = {"id": second["config"]["id"], "p50_ms": second["p50_ms"],
                                 "accuracy": second["accuracy"], "slower_pct": round(slower, 1),
-                                "indistinguishable": intervals_overlap(ci_of(second), ci_of(pick))}
+                                "indistinguishable": intervals_overlap(ci_of(second, own=True),
+                                                                       ci_of(pick, own=True))}
             why += f"; runner-up {second['config']['id']} p50 is {slower:+.1f}%"
         if excluded:
             why += f"; {len(excluded)} faster configuration(s) lose more accuracy than the budget"

@@ -134,6 +134,7 @@ class Slot:
         row = {**rest, **summarize(self.ms, self.replica_ordered(), self.rounds), "stopped_by": stopped_by,
                "replicas": len(self.workers),
                "timed_s": round(self.elapsed_s, 3),
+               "span_s": round(self.windows[-1][1] - self.windows[0][0], 3),
                "samples_ms": [round(float(v), 4) for v in self.ms[:: max(1, len(self.ms) // 200)]],
                "timed_span": [round(self.windows[0][0], 3), round(self.windows[-1][1], 3)]}
         if self.settings.scenario == "offline" and self.settings.batch > 1:  # p50 is a whole batch's time
@@ -191,6 +192,7 @@ class LiveMemory:
         self.most_live = 0
 
     def admits(self, cfg: BenchConfig) -> bool:
+        """Whether `cfg`'s workers, guessed at the largest of its backend so far, fit beside the live ones."""
         if self.budget is None or not self.live:
             return True
         guess = self.largest.get(cfg.backend, max(self.largest.values(), default=0))
@@ -230,8 +232,8 @@ def run_rounds(configs: list[BenchConfig], settings: Settings,
     memory = LiveMemory()
 
     def fill() -> None:
-        while pending and memory.admits(configs[pending[0]]):
-            i = pending.pop(0)
+        while (i := next((j for j in pending if memory.admits(configs[j])), None)) is not None:
+            pending.remove(i)  # in order, but a small one may pass a big one that does not fit yet
             slot = Slot(configs[i], settings, meter)
             failed = slot.start()
             if failed:

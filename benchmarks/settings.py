@@ -32,5 +32,6 @@ class Settings:
                 "budget_s": self.budget_s,
                 "min_span_s": self.min_span_s, "min_runs": self.min_runs, "replicas": self.replicas,
                 "ci_method": CI_METHOD,
-                "stopping": "fixed runs" if self.runs else f"p50 95 % interval within ±{self.target_ci_pct} % or "
-                f"{self.budget_s:g} s of timed runs per configuration, in interleaved rounds"}
+                "stopping": "fixed runs" if self.runs else f"p50 95 % interval within ±{self.target_ci_pct} % over "
+                f"rounds spanning {self.min_span_s:g} s, or {self.budget_s:g} s of timed runs per configuration, in "
+                "interleaved rounds"}

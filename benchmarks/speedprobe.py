@@ -75,16 +75,22 @@ def row_speed_ratio(series: list[dict], span: list[float], run_p50: float) -> fl
     return round(float(np.median(inside)) / run_p50, 4) if inside and run_p50 > 0 else None
 
 
-def speed_range(series: list[dict], batches: int = BATCHES) -> tuple[float, float] | None:
-    """How far the machine's speed moved during the run: the [min, max] of the loop's medians over `batches`
-    consecutive stretches of it, against its median over the whole run (each side at least 1.0); None with
-    fewer samples than stretches. Stretch medians, because one sample of the loop moves by a per cent on its own."""
-    values = [s["probe_ms"] for s in series if s.get("probe_ms") is not None]
-    if len(values) < batches:
+def speed_range(series: list[dict], stretches: int = BATCHES) -> tuple[float, float] | None:
+    """How far the machine's speed moved during the run: (fastest, slowest) of the loop's medians over
+    `stretches` equal stretches of wall-clock time, each against the loop's median over the whole run (the
+    first at most 1.0, the second at least 1.0); None with fewer samples than stretches. Stretches of time,
+    not of samples: the loop runs once per round-robin cycle, and cycles shorten as rows finish. Medians,
+    because one sample of the loop moves by a per cent on its own."""
+    timed = [(s["t"], s["probe_ms"]) for s in series if s.get("probe_ms") is not None]
+    if len(timed) < stretches:
         return None
-    whole = float(np.median(values))
-    edges = [round(i * len(values) / batches) for i in range(batches + 1)]
-    medians = [float(np.median(values[a:b])) for a, b in zip(edges[:-1], edges[1:])]
+    whole = float(np.median([v for _, v in timed]))
+    start, end = timed[0][0], timed[-1][0]
+    width = (end - start) / stretches or 1.0
+    groups: list[list[float]] = [[] for _ in range(stretches)]
+    for t, v in timed:
+        groups[min(stretches - 1, int((t - start) / width))].append(v)
+    medians = [float(np.median(g)) for g in groups if g]
     return min(1.0, min(medians) / whole), max(1.0, max(medians) / whole)
 
 
@@ -94,8 +100,10 @@ def widen_for_machine(rows: list[dict], series: list[dict]) -> None:
     A row is timed over a minute or two of a run that takes several, and a shared machine's speed wanders
     over minutes: the same configuration timed a minute later (or in the next run) reads that much faster or
     slower, and no interval from the row's own runs can know it. So the published interval is the row's own
-    one (kept as `p50_ci_own_ms`, what the stopping rule used) times the loop's [slowest, fastest] stretch
-    relative to the run: the p50 this configuration has on this machine as the machine was during the run."""
+    one (kept as `p50_ci_own_ms`, with the width the stopping rule saw as `p50_ci_half_width_own_pct`) times
+    the loop's (fastest, slowest) stretch relative to the run: an envelope for where this configuration's p50
+    lands on this machine as the machine was during the run. It is wider than the 95 % statement of the own
+    interval and not part of it; even a steady machine adds the loop's own noise, about ±1 %."""
     span = speed_range(series)
     if span is None:
         return
@@ -104,6 +112,7 @@ def widen_for_machine(rows: list[dict], series: list[dict]) -> None:
         if r.get("status") != "ok" or not r.get("p50_ci_ms"):
             continue
         r["machine_speed_range"] = [round(low, 4), round(high, 4)]
+        r["p50_ci_half_width_own_pct"] = r.get("p50_ci_half_width_pct")
         for name in ("p50", "p90"):
             lo, hi = r[f"{name}_ci_ms"]
             r[f"{name}_ci_own_ms"] = [lo, hi]
@@ -111,6 +120,9 @@ def widen_for_machine(rows: list[dict], series: list[dict]) -> None:
         lo, hi = r["p50_ci_ms"]
         if lo is not None and hi is not None and r["p50_ms"] > 0:
             r["p50_ci_half_width_pct"] = max(r["p50_ms"] - lo, hi - r["p50_ms"]) / r["p50_ms"] * 100
+        if r.get("throughput_ci_ips") and r.get("batch"):  # offline rows: images/s from the same interval
+            b = r["batch"]
+            r["throughput_ci_ips"] = [b * 1000.0 / hi if hi else None, b * 1000.0 / lo if lo else None]
 
 
 def speed_warnings(summary: dict | None) -> list[str]:
@@ -118,8 +130,8 @@ def speed_warnings(summary: dict | None) -> list[str]:
         return []
     way = "slower" if summary["drift_pct"] > 0 else "faster"
     return [f"the machine itself ran {abs(summary['drift_pct']):.1f} % {way} at the end of the run than at the start "
-            "(reference loop): rows measured at different times are not on the same footing, and the intervals "
-            "do not cover a machine that changes speed"]
+            "(reference loop): rows measured at different times are not on the same footing; the intervals are "
+            "stretched by the machine's range during this run, and a change between runs beyond it is not covered"]
 
 
 def baseline_speed(current: dict, baseline: dict) -> dict | None:

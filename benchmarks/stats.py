@@ -28,9 +28,10 @@ import numpy as np
 
 CI_METHOD = ("distribution-free order-statistic (binomial) 95 % interval over all runs, widened to the same "
              "interval over 6 batches of rounds cut two ways: each batch one worker process's (process-to-process "
-             "spread) and each batch one stretch of time (drift); a row stops on it only once its rounds span "
-             "--min-span seconds; the published interval is then stretched by the machine's range of speed over "
-             "the run (reference loop), the row's own kept as p50_ci_own_ms")
+             "spread) and each batch one stretch of time (drift), kept as p50_ci_own_ms; a row stops on it once "
+             "its rounds span --min-span seconds (or its budget ends). The published p50_ci_ms is that interval "
+             "stretched by the machine's range of speed over the run (reference loop): an envelope for where a "
+             "rerun lands, wider than the 95 % statement, not part of it")
 BATCHES = 6  # the fewest values with a two-sided 95 % interval for their median ([min, max] of 6)
 MIN_ROUNDS = BATCHES
 CONFIDENCE = 0.95
@@ -122,9 +123,11 @@ def intervals_overlap(a: list, b: list) -> bool:
     return a_lo <= b_hi and b_lo <= a_hi
 
 
-def ci_of(row: dict, name: str = "p50") -> list:
-    """A row's interval, or its point estimate as a zero-width one (reports from before intervals)."""
-    ci = row.get(f"{name}_ci_ms")
+def ci_of(row: dict, name: str = "p50", own: bool = False) -> list:
+    """A row's interval, or its point estimate as a zero-width one (reports from before intervals). `own`: the
+    interval from the row's runs alone, before the machine's range was added (rows of one run side by side:
+    the machine moved them all alike)."""
+    ci = (row.get(f"{name}_ci_own_ms") if own else None) or row.get(f"{name}_ci_ms")
     return list(ci) if ci else [row[f"{name}_ms"], row[f"{name}_ms"]]
 
 
@@ -132,21 +135,23 @@ def stop_reason(ms, elapsed_s: float, *, runs: int | None, target_pct: float, bu
                 min_runs: int, min_seconds: float = 0.0, rounds: list | None = None,
                 span_s: float | None = None, min_span_s: float = 0.0, time_rounds: list | None = None) -> str | None:
     """Why a configuration's timing ends now: "runs" (a forced --runs count reached), "ci" (the p50's interval
-    is within ±target_pct, over at least min_runs runs and MIN_ROUNDS rounds whose wall-clock `span_s` is at
-    least min_span_s), "budget" (its time budget is spent); None to keep going. Without `rounds` all runs
-    count as one round.
+    is within ±target_pct, over at least min_runs runs and MIN_ROUNDS rounds, once their wall-clock `span_s`
+    reaches min_span_s or the budget is spent), "budget" (the budget is spent with the interval still wider);
+    None to keep going. Without `rounds` all runs count as one round.
 
     The span matters on a shared machine: its speed wanders over tens of seconds, and batches taken within a
     few seconds of each other would all see one moment of it, so the interval would say nothing about the
-    next run."""
+    next run. It is a wish the budget can overrule: with few configurations live, 10 s of timed runs span
+    little more than 10 s of wall clock, and the row says its span (`span_s`)."""
     n = len(ms)
     if elapsed_s < min_seconds:
         return None
     if runs is not None:
         return "runs" if n >= runs else None
-    spread = span_s is None or span_s >= min_span_s
+    spent = elapsed_s >= budget_s
+    spread = span_s is None or span_s >= min_span_s or spent
     if n >= min_runs and spread and len(rounds or [ms]) >= (MIN_ROUNDS if rounds is not None else 1):
         width = half_width_pct(ms, 0.5, rounds, time_rounds)
         if width is not None and width <= target_pct:
             return "ci"
-    return "budget" if elapsed_s >= budget_s else None
+    return "budget" if spent else None

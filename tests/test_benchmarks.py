@@ -150,6 +150,12 @@ def test_recommend_breaks_a_statistical_tie_by_size_then_memory():
     apart = [ref, row("a", 1.00, [0.98, 1.01], 900, 50), row("b", 1.10, [1.08, 1.12], 300, 60)]
     rec = recommend(apart, 0.5)[0]
     assert rec["pick"] == "a" and "indistinguishable" not in rec and not rec["runner_up"]["indistinguishable"]
+    # Stretched by the machine's range, the published intervals overlap; rows of one run moved together, so
+    # the choice between them is made on their own intervals.
+    stretched = [ref, {**apart[1], "p50_ci_ms": [0.93, 1.06], "p50_ci_own_ms": [0.98, 1.01]},
+                 {**apart[2], "p50_ci_ms": [1.03, 1.17], "p50_ci_own_ms": [1.08, 1.12]}]
+    rec = recommend(stretched, 0.5)[0]
+    assert rec["pick"] == "a" and "indistinguishable" not in rec and not rec["runner_up"]["indistinguishable"]
 
 
 def test_csv_markdown_and_html_are_written(report):
@@ -328,3 +334,26 @@ def test_offline_scenario_times_whole_batches_and_reports_images_per_second():
         assert r["scenario"] == "offline" and r["throughput_ips"] == pytest.approx(16000 / r["p50_ms"])
         lo, hi = r["throughput_ci_ips"]
         assert lo <= r["throughput_ips"] <= hi and r["accuracy"] >= 0.95
+
+
+def test_back_to_back_runs_edge_bench_twice_and_checks_each_p50_against_the_others_interval(tmp_path):
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.back_to_back", "--json", "--out", str(tmp_path), "--",
+                           "digits", "--formats", "tflite-int8", "--threads", "1", "--xnnpack-only", "--no-keras",
+                           "--runs", "30", "--warmup", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    pair = result["pairs"][0]
+    first, second = (json.loads((tmp_path / "pair-1" / n / "report.json").read_text()) for n in ("first", "second"))
+    by_id = {r["config"]["id"]: r for r in second["rows"] if r["status"] == "ok"}
+    assert [r["id"] for r in pair["watched"]] == ["digits/tflite-int8/xnnpack/t1"]
+    for row in pair["rows"]:
+        old = next(r for r in first["rows"] if r["config"]["id"] == row["id"])
+        new = by_id[row["id"]]
+        (a, b), (c, d) = old["p50_ci_ms"], new["p50_ci_ms"]
+        assert row["mutual"] == (a <= new["p50_ms"] <= b and c <= old["p50_ms"] <= d)
+    assert result["watched_rows"] == 1 and len(pair["reference_loop_p50_ms"]) == 2
+    failed = subprocess.run([sys.executable, "-m", "benchmarks.back_to_back", "--out", str(tmp_path / "x"), "--",
+                             "digits", "--formats", "no-such-format"], capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1 and failed.stderr.strip().splitlines()[-1].startswith("error: edge-bench digits")
