@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.stats import intervals_overlap
+
 
 def mutual(first: dict, second: dict) -> list[dict]:
     """Every configuration measured in both reports: each p50 against the other's interval."""
@@ -27,17 +29,13 @@ def mutual(first: dict, second: dict) -> list[dict]:
         o = older.get(r["config"]["id"])
         if o is None or r.get("status") != "ok":
             continue
-        in_first, in_second = _inside(r["p50_ms"], o["p50_ci_ms"]), _inside(o["p50_ms"], r["p50_ci_ms"])
+        in_first = intervals_overlap([r["p50_ms"]] * 2, o["p50_ci_ms"])
+        in_second = intervals_overlap([o["p50_ms"]] * 2, r["p50_ci_ms"])
         out.append({"id": r["config"]["id"], "first_p50_ms": o["p50_ms"], "first_ci_ms": o["p50_ci_ms"],
                     "second_p50_ms": r["p50_ms"], "second_ci_ms": r["p50_ci_ms"],
                     "first_runs": o["runs"], "second_runs": r["runs"],
                     "mutual": in_first and in_second, "one_way": in_first != in_second})
     return out
-
-
-def _inside(value: float, ci: list) -> bool:
-    lo, hi = ci
-    return (lo is None or lo <= value) and (hi is None or value <= hi)
 
 
 class PairFailed(RuntimeError):

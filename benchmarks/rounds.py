@@ -116,12 +116,16 @@ class Slot:
         (all but where one replica's rounds end) one process's."""
         return [r for rounds in self.by_replica for r in rounds]
 
+    @property
+    def span_s(self) -> float:
+        """Wall-clock seconds from its first timed round's start to its last one's end."""
+        return self.windows[-1][1] - self.windows[0][0] if self.windows else 0.0
+
     def stop(self) -> str | None:
         s = self.settings
         return stop_reason(self.ms, self.elapsed_s, runs=s.runs, target_pct=s.target_ci_pct, budget_s=s.budget_s,
                            min_runs=s.min_runs, min_seconds=s.min_seconds, rounds=self.replica_ordered(),
-                           span_s=self.windows[-1][1] - self.windows[0][0] if self.windows else 0.0,
-                           min_span_s=s.min_span_s, time_rounds=self.rounds)
+                           span_s=self.span_s, min_span_s=s.min_span_s, time_rounds=self.rounds)
 
     def finish(self, stopped_by: str) -> dict:
         """The first replica measures the untimed rest (accuracy, coverage, RSS); the others just end."""
@@ -134,7 +138,7 @@ class Slot:
         row = {**rest, **summarize(self.ms, self.replica_ordered(), self.rounds), "stopped_by": stopped_by,
                "replicas": len(self.workers),
                "timed_s": round(self.elapsed_s, 3),
-               "span_s": round(self.windows[-1][1] - self.windows[0][0], 3),
+               "span_s": round(self.span_s, 3),
                "samples_ms": [round(float(v), 4) for v in self.ms[:: max(1, len(self.ms) // 200)]],
                "timed_span": [round(self.windows[0][0], 3), round(self.windows[-1][1], 3)]}
         if self.settings.scenario == "offline" and self.settings.batch > 1:  # p50 is a whole batch's time
